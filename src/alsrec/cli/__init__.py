@@ -1,0 +1,1 @@
+"""The ``alsrec`` command line: a thin shell over the public Python API."""

@@ -1,0 +1,92 @@
+"""What every command shares: loading DATA, error reporting, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from alsrec.data import Interactions
+from alsrec.datasets import VARIANTS, load_movielens
+from alsrec.errors import AlsrecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATE: dict[str, bool] = {"debug": False}
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error on stderr and return the exit to raise (code 1)."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def handle_errors(command: F) -> F:
+    """Turn alsrec's deliberate errors and OS errors into one line and exit code 1."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (AlsrecError, OSError) as exc:
+            if STATE["debug"]:
+                raise
+            message = " ".join(str(exc).split())
+            raise fail(message) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def is_movielens_name(data: str) -> bool:
+    """True when DATA names a MovieLens variant rather than a file."""
+    key = data.lower()
+    return (key if key.startswith("ml-") else f"ml-{key}") in VARIANTS and not Path(data).exists()
+
+
+def load_data(
+    data: str,
+    data_dir: Path | None,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    timestamp_col: str | None = None,
+    sep: str | None = None,
+) -> Interactions:
+    """DATA is a MovieLens name (``ml-latest-small``) or a CSV/TSV/Parquet path."""
+    if is_movielens_name(data):
+        return load_movielens(data, data_dir, progress=sys.stderr.isatty())
+    path = Path(data)
+    if not path.exists():
+        names = ", ".join(VARIANTS)
+        raise fail(f"{data} is neither a file nor a MovieLens name ({names}). Check the path.")
+    kwargs: dict[str, Any] = {
+        "user_col": user_col,
+        "item_col": item_col,
+        "rating_col": rating_col,
+        "timestamp_col": timestamp_col,
+    }
+    if sep is not None:
+        kwargs["sep"] = sep
+    return Interactions.from_file(path, **kwargs)
+
+
+def emit_json(payload: Any) -> None:
+    """Write machine-readable output on stdout."""
+    typer.echo(json.dumps(payload, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,215 @@
+"""Downloading and extracting archives without leaving partial or unsafe files.
+
+- A download goes to a temporary file in the destination folder and is renamed
+  into place only after its size and MD5 check out.
+- Extraction goes to a temporary folder, refuses entries that would escape it
+  (absolute paths, ``..``, links) and archives that expand beyond a bound (zip
+  bombs), and is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from alsrec.errors import DownloadError
+
+CHUNK = 1 << 20
+MAX_EXPANSION_RATIO = 100
+MAX_EXTRACTED_BYTES = 16 << 30
+
+
+def md5_of(path: str | os.PathLike[str]) -> str:
+    """Hex MD5 digest of a file, read in chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_text(url: str, timeout: float = 30.0) -> str:
+    """GET a small text resource (e.g. a ``.md5`` file)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read(1 << 16).decode("ascii", errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"could not fetch {url}: {exc}") from None
+
+
+def download(
+    url: str,
+    destination: str | os.PathLike[str],
+    expected_md5: str | None,
+    *,
+    progress: bool = True,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``url`` to ``destination`` atomically, verifying length and MD5.
+
+    Parameters
+    ----------
+    url : str
+        What to fetch.
+    destination : path-like
+        The final file. It exists only if the whole file arrived and verified.
+    expected_md5 : str or None
+        Hex digest to check; None skips the check.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    timeout : float
+        Socket timeout in seconds.
+
+    Raises
+    ------
+    DownloadError
+        On a network error, a short transfer or a checksum mismatch. No file is
+        left behind in any of these cases.
+    """
+    from tqdm.auto import tqdm
+
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
+    digest = hashlib.md5(usedforsecurity=False)
+    received = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(url, timeout=timeout)
+            except (urllib.error.URLError, OSError) as exc:
+                raise DownloadError(f"could not download {url}: {exc}") from None
+            with response:
+                total = response.headers.get("Content-Length")
+                total = int(total) if total and total.isdigit() else None
+                with tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=destination.name,
+                    disable=not progress,
+                    leave=False,
+                ) as bar:
+                    while True:
+                        try:
+                            chunk = response.read(CHUNK)
+                        except (OSError, ValueError) as exc:
+                            raise DownloadError(
+                                f"the download of {url} broke off after {received} bytes: {exc}"
+                            ) from None
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        bar.update(len(chunk))
+            if total is not None and received != total:
+                raise DownloadError(
+                    f"the download of {url} stopped at {received} of {total} bytes; try again."
+                )
+            out.flush()
+            os.fsync(out.fileno())
+        if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
+            raise DownloadError(
+                f"{url} has MD5 {digest.hexdigest()}, expected {expected_md5}: the file is "
+                f"damaged or not the official one. Nothing was kept; try again later."
+            )
+        os.replace(tmp_name, destination)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return destination
+
+
+def safe_extract(
+    archive: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    max_ratio: float = MAX_EXPANSION_RATIO,
+    max_bytes: int = MAX_EXTRACTED_BYTES,
+) -> Path:
+    """Extract a zip into ``target`` (a folder that must not exist yet), atomically.
+
+    Raises
+    ------
+    DownloadError
+        If an entry would land outside ``target`` or is a link, or if the
+        archive would expand beyond ``max_bytes`` or ``max_ratio`` times its own
+        size. Nothing is left behind.
+    """
+    archive, target = Path(archive), Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        try:
+            bundle = zipfile.ZipFile(archive)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise DownloadError(f"{archive} is not a readable zip file: {exc}") from None
+        with bundle:
+            limit = min(max_bytes, int(max_ratio * max(archive.stat().st_size, 1)))
+            declared = sum(info.file_size for info in bundle.infolist())
+            if declared > limit:
+                raise DownloadError(
+                    f"{archive} would expand to {declared} bytes, over the limit of {limit}: "
+                    f"refusing it as a possible zip bomb."
+                )
+            written = 0
+            for info in bundle.infolist():
+                destination = _checked_destination(staging, info, archive)
+                if info.is_dir():
+                    destination.mkdir(parents=True, exist_ok=True)
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with bundle.open(info) as source, open(destination, "wb") as out:
+                    # Count real bytes: the sizes in the header may lie.
+                    while chunk := source.read(CHUNK):
+                        written += len(chunk)
+                        if written > limit:
+                            raise DownloadError(
+                                f"{archive} expands beyond {limit} bytes: refusing it as a "
+                                f"possible zip bomb."
+                            )
+                        out.write(chunk)
+        if target.exists():
+            raise DownloadError(f"{target} appeared while extracting; remove it and try again.")
+        os.replace(staging, target)
+    except zipfile.BadZipFile as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"{archive} is damaged: {exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _checked_destination(root: Path, info: zipfile.ZipInfo, archive: Path) -> Path:
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    unix_mode = info.external_attr >> 16
+    if (
+        not parts
+        or name.startswith(("/", "\\"))
+        or ".." in parts
+        or (len(parts[0]) == 2 and parts[0][1] == ":")
+    ):
+        raise DownloadError(
+            f"{archive} has the entry {name!r}, which would be written outside the target "
+            f"folder: refusing the archive."
+        )
+    if stat.S_ISLNK(unix_mode):
+        raise DownloadError(f"{archive} has a symbolic link entry {name!r}: refusing the archive.")
+    destination = root.joinpath(*parts)
+    if root.resolve() not in destination.resolve().parents:
+        raise DownloadError(f"{archive} has the entry {name!r} outside the target folder.")
+    return destination
