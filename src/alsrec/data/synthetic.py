@@ -99,7 +99,7 @@ def generate(
         per_user = _allocate(activity, int(deficit * 1.15) + n_users, n_items)
         users = np.repeat(np.arange(n_users, dtype=np.int64), per_user)
         items = _draw_items(rng, item_probability, len(users))
-        keys = np.union1d(keys, users * n_items + items)
+        keys = _sorted_unique(np.concatenate([keys, users * n_items + items]))
         deficit = n_interactions - len(keys)
         if deficit <= 0:
             break
@@ -125,6 +125,15 @@ def generate(
         item_factors.astype(np.float32),
         noise_std if values == "explicit" else 0.0,
     )
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sort-based unique: far faster than np.unique's hash path on tens of millions."""
+    values.sort()
+    keep = np.empty(len(values), dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def _allocate(activity: np.ndarray, total: int, n_items: int) -> np.ndarray:
