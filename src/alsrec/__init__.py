@@ -11,20 +11,26 @@ from alsrec.errors import (
     ParameterError,
     UnknownIdError,
 )
+from alsrec.models import ALS, FactorModel, Popularity, RandomModel, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALS",
     "AlsrecError",
     "DataError",
     "DownloadError",
+    "FactorModel",
     "Interactions",
     "ModelFileError",
     "NotFittedError",
     "ParameterError",
+    "Popularity",
+    "RandomModel",
     "UnknownIdError",
     "__version__",
     "describe",
     "generate",
+    "load_model",
     "load_movielens",
 ]

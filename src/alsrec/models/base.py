@@ -1,0 +1,481 @@
+"""The fitted-model type every backend produces, and everything users do with it.
+
+A fitted model is user and item factors, optional biases, the raw ids, the
+training interactions (to filter what a user has seen) and item titles. Scores
+are ``mu + b_u + b_i + x_u . y_i``. ALS (CPU or GPU), Spark and the baselines
+all fill the same attributes, so recommend, predict, similar items, fold-in,
+evaluation and persistence are written once, here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from alsrec.data.interactions import Interactions, _lookup
+from alsrec.errors import DataError, NotFittedError, ParameterError
+from alsrec.kernels import gramian, solve_cholesky, top_n
+from alsrec.models.objective import Objective
+
+SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
+
+
+class FactorModel:
+    """Base class of every alsrec model; holds the fitted state and the query API.
+
+    Fitted attributes (set by ``fit`` of a subclass, or by :func:`load_model`):
+
+    user_factors_, item_factors_ : numpy.ndarray
+        (n_users, k) and (n_items, k).
+    user_ids_, item_ids_ : numpy.ndarray
+        Raw ids of the rows of the factor matrices.
+    global_bias_ : float
+        mu (0 without biases).
+    user_bias_, item_bias_ : numpy.ndarray or None
+        b_u and b_i, when the model has biases.
+    objective_ : Objective or None
+        The objective the factors minimise; fold-in solves it for new rows.
+    seen_ : scipy.sparse.csr_matrix
+        Training interactions, users x items, used by ``filter_seen``.
+    item_titles_ : numpy.ndarray or None
+        Item titles aligned with ``item_ids_``.
+    """
+
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    user_ids_: np.ndarray
+    item_ids_: np.ndarray
+    global_bias_: float
+    user_bias_: np.ndarray | None
+    item_bias_: np.ndarray | None
+    objective_: Objective | None
+    seen_: sp.csr_matrix
+    item_titles_: np.ndarray | None
+
+    _fitted_attributes = (
+        "user_factors_", "item_factors_", "user_ids_", "item_ids_", "global_bias_",
+        "user_bias_", "item_bias_", "objective_", "seen_", "item_titles_",
+    )  # fmt: skip
+
+    # ------------------------------------------------------------------ params
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn convention)."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p not in ("self",)]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> FactorModel:
+        """Set constructor parameters; returns self."""
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ParameterError(
+                    f"{type(self).__name__} has no parameter {key!r}; valid: {', '.join(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v is not None)
+        return f"{type(self).__name__}({params})"
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_fitted(self) -> bool:
+        """True once the model holds factors."""
+        return getattr(self, "user_factors_", None) is not None
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(data) first "
+                f"or load one with alsrec.load_model(path)."
+            )
+
+    def _clear_fitted(self) -> None:
+        for name in self._fitted_attributes:
+            if name in self.__dict__:
+                delattr(self, name)
+        self.__dict__.pop("_scoring_cache", None)
+
+    def _set_fitted(
+        self,
+        data: Interactions,
+        user_factors: np.ndarray,
+        item_factors: np.ndarray,
+        *,
+        global_bias: float = 0.0,
+        user_bias: np.ndarray | None = None,
+        item_bias: np.ndarray | None = None,
+        objective: Objective | None = None,
+    ) -> None:
+        """Install a complete fitted state at once (so a failed fit leaves none)."""
+        self.user_factors_ = user_factors
+        self.item_factors_ = item_factors
+        self.user_ids_ = data.user_ids
+        self.item_ids_ = data.item_ids
+        self.global_bias_ = float(global_bias)
+        self.user_bias_ = user_bias
+        self.item_bias_ = item_bias
+        self.objective_ = objective
+        self.seen_ = data.matrix
+        self.item_titles_ = data.item_titles()
+        self.__dict__.pop("_scoring_cache", None)
+
+    @property
+    def n_users(self) -> int:
+        """Users known to the fitted model."""
+        self._require_fitted()
+        return len(self.user_ids_)
+
+    @property
+    def n_items(self) -> int:
+        """Items known to the fitted model."""
+        self._require_fitted()
+        return len(self.item_ids_)
+
+    def user_index(self, user_ids: Sequence | np.ndarray, missing: str = "error") -> np.ndarray:
+        """Rows of raw user ids (-1 for unknown ids when ``missing="ignore"``)."""
+        self._require_fitted()
+        return _lookup(pd.Index(self.user_ids_), user_ids, "user", missing)
+
+    def item_index(self, item_ids: Sequence | np.ndarray, missing: str = "error") -> np.ndarray:
+        """Columns of raw item ids (-1 for unknown ids when ``missing="ignore"``)."""
+        self._require_fitted()
+        return _lookup(pd.Index(self.item_ids_), item_ids, "item", missing)
+
+    # ------------------------------------------------------------------ scoring
+    def _scoring_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Factors augmented so one product gives mu + b_u + b_i + x . y."""
+        cache = self.__dict__.get("_scoring_cache")
+        if cache is not None:
+            return cache
+        x, y = self.user_factors_, self.item_factors_
+        if self.user_bias_ is not None or self.item_bias_ is not None or self.global_bias_:
+            dtype = x.dtype
+            user_bias = self.user_bias_ if self.user_bias_ is not None else 0.0
+            item_bias = self.item_bias_ if self.item_bias_ is not None else 0.0
+            ones_u, ones_i = np.ones((len(x), 1), dtype), np.ones((len(y), 1), dtype)
+            x = np.hstack([x, (self.global_bias_ + user_bias * ones_u[:, 0])[:, None], ones_u])
+            y = np.hstack([y, ones_i, (item_bias * ones_i[:, 0])[:, None]])
+            x, y = x.astype(dtype), y.astype(dtype)
+        cache = (np.ascontiguousarray(x), np.ascontiguousarray(y))
+        self.__dict__["_scoring_cache"] = cache
+        return cache
+
+    def score_users(
+        self, user_ids: Sequence | np.ndarray, item_ids: Sequence | np.ndarray | None = None
+    ) -> np.ndarray:
+        """Dense scores of the given users for the given items (all items by default).
+
+        Returns an array of shape (len(user_ids), len(item_ids)); this is what
+        evaluation protocols rank.
+        """
+        users = self.user_index(user_ids)
+        return self._score_rows(users, None if item_ids is None else self.item_index(item_ids))
+
+    def _score_rows(self, users: np.ndarray, items: np.ndarray | None) -> np.ndarray:
+        x, y = self._scoring_factors()
+        y = y if items is None else y[items]
+        return x[users] @ y.T
+
+    def predict(
+        self,
+        user_ids: Sequence | np.ndarray,
+        item_ids: Sequence | np.ndarray,
+        unknown: Literal["error", "bias"] = "error",
+    ) -> np.ndarray:
+        """Predicted scores (ratings, for the explicit preset) of (user, item) pairs.
+
+        Parameters
+        ----------
+        user_ids, item_ids : array-like of equal length
+            The pairs.
+        unknown : {"error", "bias"}
+            For users or items the model has not seen: raise
+            :class:`~alsrec.UnknownIdError`, or predict from the biases alone
+            (mu, plus b_u or b_i where known).
+        """
+        self._require_fitted()
+        user_ids, item_ids = np.atleast_1d(user_ids), np.atleast_1d(item_ids)
+        if len(user_ids) != len(item_ids):
+            raise DataError("user_ids and item_ids must have the same length (one per pair).")
+        missing = "error" if unknown == "error" else "ignore"
+        if unknown not in ("error", "bias"):
+            raise ParameterError("unknown must be 'error' or 'bias'.")
+        users = self.user_index(user_ids, missing)
+        items = self.item_index(item_ids, missing)
+        known = (users >= 0) & (items >= 0)
+        out = np.full(len(users), self.global_bias_, dtype=np.float64)
+        if self.user_bias_ is not None:
+            out[users >= 0] += self.user_bias_[users[users >= 0]]
+        if self.item_bias_ is not None:
+            out[items >= 0] += self.item_bias_[items[items >= 0]]
+        u, i = users[known], items[known]
+        out[known] += np.einsum(
+            "ij,ij->i", self.user_factors_[u], self.item_factors_[i], dtype=np.float64
+        )
+        return out
+
+    # ------------------------------------------------------------------ ranking
+    def recommend(
+        self,
+        user_id: Any,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Top-``n`` items for one known user.
+
+        Parameters
+        ----------
+        user_id : id
+            A raw user id from the training data.
+        n : int
+            How many items at most.
+        filter_seen : bool
+            Leave out the items the user interacted with in training.
+        threshold : float, optional
+            Keep only items whose score is at least this (so fewer than ``n``
+            may come back), as the blog proposes.
+        items : array-like, optional
+            Rank only these item ids.
+        exclude : array-like, optional
+            Never return these item ids.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``item``, ``score`` and ``title`` (when titles are known),
+            best first.
+        """
+        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude)
+        return frame.drop(columns=["user", "rank"]).reset_index(drop=True)
+
+    def recommend_batch(
+        self,
+        user_ids: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Top-``n`` items for many users at once (all users when ``user_ids`` is None).
+
+        Scores are computed a block of users at a time with one matrix
+        product, then a parallel partial sort keeps the best ``n`` of each row.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long format: ``user``, ``rank`` (1 = best), ``item``, ``score`` and
+            ``title`` when known.
+        """
+        self._require_fitted()
+        users = np.arange(self.n_users) if user_ids is None else self.user_index(user_ids)
+        index, scores = self.top_n_indices(users, n, filter_seen, threshold, items, exclude)
+        return self._ranking_frame(self.user_ids_[users], index, scores)
+
+    def top_n_indices(
+        self,
+        users: np.ndarray,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+        user_factors: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``n`` item columns and scores for user rows (-1 / NaN pad short lists).
+
+        ``user_factors`` (already augmented for biases) replaces the stored
+        rows, for folded-in users; then ``users`` rows index ``seen_`` only
+        for filtering (-1: nothing to filter).
+        """
+        self._require_fitted()
+        if not isinstance(n, int | np.integer) or n < 1:
+            raise ParameterError(f"n={n!r} must be a positive whole number.")
+        n = int(min(n, self.n_items))
+        x, y = self._scoring_factors()
+        candidates = None if items is None else self.item_index(items)
+        y_used = y if candidates is None else y[candidates]
+        n = min(n, len(y_used))
+        banned = np.zeros(0, np.int64) if exclude is None else self.item_index(exclude)
+        if candidates is not None:
+            seen = sp.csr_matrix(self.seen_[:, candidates])
+            banned = np.flatnonzero(np.isin(candidates, banned)).astype(np.int64)
+        else:
+            seen = self.seen_
+        if not filter_seen:
+            seen = sp.csr_matrix((self.n_users, len(y_used)), dtype=np.float32)
+        limit = -np.inf if threshold is None else float(threshold)
+        all_index = np.empty((len(users), n), dtype=np.int64)
+        all_scores = np.empty((len(users), n), dtype=np.float64)
+        rows_source = x if user_factors is None else user_factors
+        for start in range(0, len(users), SCORE_BLOCK):
+            stop = min(start + SCORE_BLOCK, len(users))
+            block_rows = (
+                rows_source[users[start:stop]] if user_factors is None else rows_source[start:stop]
+            )
+            scores = block_rows @ y_used.T
+            top_n(
+                scores, users[start:stop].astype(np.int64), seen.indptr, seen.indices, banned,
+                n, limit, all_index[start:stop], all_scores[start:stop],
+            )  # fmt: skip
+        if candidates is not None:
+            valid = all_index >= 0
+            all_index[valid] = candidates[all_index[valid]]
+        return all_index, all_scores
+
+    def _ranking_frame(self, user_ids: np.ndarray, index: np.ndarray, scores: np.ndarray):
+        valid = index >= 0
+        rows, ranks = np.nonzero(valid)
+        columns = index[valid]
+        frame = pd.DataFrame(
+            {
+                "user": user_ids[rows],
+                "rank": ranks + 1,
+                "item": self.item_ids_[columns],
+                "score": scores[valid],
+            }
+        )
+        if self.item_titles_ is not None:
+            frame["title"] = self.item_titles_[columns]
+        return frame
+
+    def similar_items(self, item_id: Any, n: int = 10) -> pd.DataFrame:
+        """The ``n`` items whose factors have the highest cosine with ``item_id``'s.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``item``, ``similarity`` and ``title`` (when known), best first;
+            the item itself is left out.
+        """
+        self._require_fitted()
+        item = int(self.item_index([item_id])[0])
+        factors = self.item_factors_.astype(np.float64)
+        norms = np.linalg.norm(factors, axis=1)
+        safe = np.where(norms > 0, norms, 1.0)
+        cosine = (factors @ factors[item]) / (safe * (norms[item] or 1.0))
+        cosine[norms == 0] = -np.inf  # items without factors have no direction
+        n = int(min(n, self.n_items - 1))
+        if n < 1:
+            raise DataError("the model has a single item: there is nothing similar to it.")
+        index = np.empty((1, n), dtype=np.int64)
+        scores = np.empty((1, n), dtype=np.float64)
+        no_rows = np.zeros(1, dtype=np.int64)
+        top_n(cosine[None, :], np.full(1, -1, np.int64), no_rows, no_rows,
+              np.array([item], np.int64), n, -np.inf, index, scores)  # fmt: skip
+        valid = index[0] >= 0
+        frame = pd.DataFrame(
+            {"item": self.item_ids_[index[0][valid]], "similarity": scores[0][valid]}
+        )
+        if self.item_titles_ is not None:
+            frame["title"] = self.item_titles_[index[0][valid]]
+        return frame
+
+    # ------------------------------------------------------------------ fold-in
+    def fold_in(
+        self, item_ids: Sequence | np.ndarray, ratings: Sequence | np.ndarray | None = None
+    ) -> tuple[np.ndarray, float]:
+        """Factors (and bias) of a new user from their ratings, items held fixed.
+
+        One ridge solve of the model's own objective against the fixed item
+        factors: for a training user with the same ratings this reproduces
+        their factors exactly (Cholesky solver).
+
+        Returns
+        -------
+        (numpy.ndarray, float)
+            The user's factor vector and user bias (0 without biases).
+        """
+        self._require_fitted()
+        if self.objective_ is None:
+            raise ParameterError(
+                f"{type(self).__name__} has no objective to fold new users into; "
+                f"fold-in works for ALS and Spark models."
+            )
+        items = self.item_index(item_ids)
+        values = np.ones(len(items)) if ratings is None else np.asarray(ratings, dtype=np.float64)
+        if len(values) != len(items):
+            raise DataError("give one rating per item id.")
+        if not np.all(np.isfinite(values)):
+            raise DataError("ratings must be finite numbers.")
+        if len(np.unique(items)) != len(items):
+            raise DataError("each item may appear once in a user's ratings.")
+        objective = self.objective_
+        bias = 0.0
+        if objective.use_biases:
+            item_bias = self.item_bias_ if self.item_bias_ is not None else 0.0
+            residual = values - self.global_bias_ - np.take(item_bias, items)
+            bias = float(residual.sum() / (len(values) + objective.bias_damping))
+            values = residual - bias
+        order = np.argsort(items)
+        items, values = items[order], values[order]
+        indptr = np.array([0, len(items)], dtype=np.int64)
+        reg = objective.row_regularization(np.array([len(items)]), self.n_items)
+        factors = self.item_factors_
+        out = np.zeros((1, factors.shape[1]), dtype=factors.dtype)
+        w0 = objective.unobserved_weight
+        gram = (w0 * gramian(factors, 4096)) if w0 else np.zeros((factors.shape[1],) * 2)
+        failed = solve_cholesky(
+            indptr, items.astype(np.int64), values.astype(factors.dtype), factors, gram, reg,
+            w0, objective.confidence_code, objective.alpha, objective.target_code,
+            np.array([0, 1], dtype=np.int64), out,
+        )  # fmt: skip
+        if failed:
+            raise DataError(
+                "the new user's ridge system is singular (too few ratings with regularization 0)."
+            )
+        return out[0], bias
+
+    def recommend_new_user(
+        self,
+        item_ids: Sequence | np.ndarray,
+        ratings: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Recommendations for a user who is not in the training data, from their ratings.
+
+        Their factors come from :meth:`fold_in`; the items they rated are
+        left out when ``filter_seen``.
+        """
+        vector, bias = self.fold_in(item_ids, ratings)
+        row = vector[None, :]
+        x, _ = self._scoring_factors()
+        if x.shape[1] != row.shape[1]:  # augmented for biases: [x, mu + b_u, 1]
+            row = np.hstack([row, [[self.global_bias_ + bias, 1.0]]]).astype(x.dtype)
+        rated = np.asarray(item_ids)
+        banned = rated if filter_seen else None
+        if exclude is not None:
+            banned = (
+                np.asarray(exclude)
+                if banned is None
+                else np.concatenate([banned, np.asarray(exclude)])
+            )
+        index, scores = self.top_n_indices(
+            np.array([-1]), n, False, threshold, items, banned, user_factors=row
+        )
+        frame = self._ranking_frame(np.array([None], dtype=object), index, scores)
+        return frame.drop(columns=["user", "rank"]).reset_index(drop=True)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted model to ``path`` atomically; see :mod:`alsrec.models.persistence`."""
+        from alsrec.models.persistence import save_model
+
+        save_model(self, path)

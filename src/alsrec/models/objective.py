@@ -1,0 +1,163 @@
+"""The weighted ALS objective's settings, and the presets that name common settings.
+
+One objective (DESIGN.md section 1) covers every model alsrec trains:
+
+    L = sum_{(u,i) in S} c_ui (p_ui - x_u . y_i)^2 + w0 sum_{(u,i) not in S} (x_u . y_i)^2
+        + sum_u lambda_u |x_u|^2 + sum_i lambda_i |y_i|^2,
+    lambda_u = lambda * (n_u + w0 * n_items) ** nu
+
+==========  =====================  ======================  ====  ==========================
+preset      p_ui                   c_ui                    w0    regularisation
+==========  =====================  ======================  ====  ==========================
+explicit    r_ui - mu - b_u - b_i  1                       0     lambda * n_u (nu = 1)
+implicit    1                      1 + alpha * f(r_ui)     1     lambda (nu = 0)
+zeros       r_ui                   1                       1     lambda (nu = 0)
+==========  =====================  ======================  ====  ==========================
+
+``zeros`` is the blog's CustomALS: every missing rating is a 0 and every cell
+weighs 1, which is the dense ridge regression U = R V (V^T V + lambda I)^-1
+computed without ever forming the dense matrix.
+
+The implicit library (benfred/implicit) weighs an observed cell by
+c = alpha * r (its input matrix holds the confidences) and every other cell by
+1, with p = 1: Hu, Koren & Volinsky's c = 1 + alpha * r differs by that
+constant 1, which matters when alpha * r is small (on 0.5-5 star ratings with
+alpha = 1 a half star weighs 0.5 there, 1.5 here). ``confidence="scaled"``
+reproduces the implicit library's convention exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from alsrec.errors import ParameterError
+from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
+
+
+@dataclass(frozen=True)
+class Objective:
+    """Fully resolved settings of the weighted objective.
+
+    Attributes
+    ----------
+    unobserved_weight : float
+        w0, the weight of every cell outside S.
+    confidence : {"one", "linear", "log", "scaled"}
+        c = 1, 1 + alpha r, 1 + alpha log(1 + r), or alpha r (implicit's convention).
+    alpha : float
+        Confidence scale.
+    target : {"value", "one"}
+        p = r (after bias removal), or p = 1.
+    regularization : float
+        lambda.
+    reg_exponent : float
+        nu: lambda_u = lambda * (n_u + w0 * n_other) ** nu.
+    use_biases : bool
+        Fit mu, b_u, b_i first (damped means) and factorise the residual.
+    bias_damping : float
+        Damping of the bias means (shrinks rare users and items to 0).
+    """
+
+    unobserved_weight: float
+    confidence: str
+    alpha: float
+    target: str
+    regularization: float
+    reg_exponent: float
+    use_biases: bool
+    bias_damping: float = 5.0
+
+    @property
+    def confidence_code(self) -> int:
+        """Kernel code of :attr:`confidence`."""
+        return CONFIDENCE_CODES[self.confidence]
+
+    @property
+    def target_code(self) -> int:
+        """Kernel code of :attr:`target`."""
+        return TARGET_CODES[self.target]
+
+    def row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
+        """lambda_u for rows with ``counts`` observed cells against ``n_other`` columns."""
+        base = counts.astype(np.float64) + self.unobserved_weight * n_other
+        if self.reg_exponent == 0.0:
+            return np.full(len(counts), self.regularization, dtype=np.float64)
+        return self.regularization * base**self.reg_exponent
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+# Per-preset defaults: (objective fields, factors, regularization, iterations)
+PRESETS: dict[str, dict] = {
+    "explicit": {
+        "unobserved_weight": 0.0,
+        "confidence": "one",
+        "alpha": 0.0,
+        "target": "value",
+        "regularization": 0.05,
+        "reg_exponent": 1.0,
+        "use_biases": True,
+        "factors": 64,
+        "iterations": 15,
+    },
+    "implicit": {
+        "unobserved_weight": 1.0,
+        "confidence": "linear",
+        "alpha": 1.0,
+        "target": "one",
+        "regularization": 0.01,
+        "reg_exponent": 0.0,
+        "use_biases": False,
+        "factors": 64,
+        "iterations": 15,
+    },
+    "zeros": {
+        "unobserved_weight": 1.0,
+        "confidence": "one",
+        "alpha": 0.0,
+        "target": "value",
+        "regularization": 0.001,
+        "reg_exponent": 0.0,
+        "use_biases": False,
+        "factors": 20,
+        "iterations": 20,
+    },
+}
+
+
+def preset_defaults(preset: str) -> dict:
+    """The defaults of ``preset``, or a clear error naming the valid presets."""
+    if preset not in PRESETS:
+        raise ParameterError(
+            f"preset={preset!r} is not known; choose one of {', '.join(sorted(PRESETS))}."
+        )
+    return dict(PRESETS[preset])
+
+
+def resolve_objective(preset: str, **overrides) -> Objective:
+    """The preset's objective with every non-None override applied and checked."""
+    settings = preset_defaults(preset)
+    for key, value in overrides.items():
+        if value is not None:
+            settings[key] = value
+    fields = {k: settings[k] for k in Objective.__dataclass_fields__ if k in settings}
+    objective = Objective(**fields)
+    _check(objective)
+    return objective
+
+
+def _check(objective: Objective) -> None:
+    if objective.confidence not in CONFIDENCE_CODES:
+        raise ParameterError(
+            f"confidence={objective.confidence!r} must be one of {', '.join(CONFIDENCE_CODES)}."
+        )
+    if objective.target not in TARGET_CODES:
+        raise ParameterError(f"target={objective.target!r} must be 'value' or 'one'.")
+    for name in ("unobserved_weight", "alpha", "regularization", "reg_exponent", "bias_damping"):
+        value = getattr(objective, name)
+        if not np.isfinite(value) or value < 0:
+            raise ParameterError(f"{name}={value!r} must be a finite number >= 0.")
