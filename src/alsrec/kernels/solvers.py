@@ -32,6 +32,7 @@ from alsrec.kernels.weights import confidence, target
 
 BLOCK = 128  # rows of Y gathered per gemm
 GEMM_MIN_ROWS = 24  # below this, rank-1 updates beat a BLAS call
+PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
 
 
 def balanced_chunks(indptr: np.ndarray, factors: int, n_chunks: int) -> np.ndarray:
@@ -57,15 +58,19 @@ def _cholesky_solve(a, b, out_row):
     """Solve a x = b for symmetric positive definite ``a`` (lower triangle used).
 
     Factorises in float64 for accuracy whatever the storage dtype. Returns
-    False (and leaves ``out_row`` unchanged) when ``a`` is not positive definite.
+    False (and leaves ``out_row`` unchanged) when ``a`` is not numerically
+    positive definite.
     """
     k = a.shape[0]
     low = np.zeros((k, k), dtype=np.float64)
     for j in range(k):
-        s = np.float64(a[j, j])
+        diagonal = np.float64(a[j, j])
+        s = diagonal
         for p in range(j):
             s -= low[j, p] * low[j, p]
-        if not s > 0.0:  # also catches NaN
+        # A pivot lost to rounding means A is singular (e.g. lambda = 0 and too few
+        # ratings); "not >" also catches NaN.
+        if not s > PIVOT_TOLERANCE * abs(diagonal):
             return False
         d = np.sqrt(s)
         low[j, j] = d

@@ -31,7 +31,8 @@ TARGET_CODES = {"value": TARGET_VALUE, "one": TARGET_ONE}
 
 @njit(inline="always", cache=True)
 def confidence(value, mode, alpha):
-    """c_ui for a stored value."""
+    """c_ui for a stored value (computed in float64 whatever the storage)."""
+    value = np.float64(value)
     if mode == CONFIDENCE_LINEAR:
         return 1.0 + alpha * value
     if mode == CONFIDENCE_LOG:

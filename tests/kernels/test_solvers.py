@@ -1,0 +1,143 @@
+"""Fast kernels held to the dense numpy reference on small matrices."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from alsrec.kernels import balanced_chunks, gramian, objective, solve_cg, solve_cholesky
+from alsrec.kernels import reference as ref
+from alsrec.kernels.solvers import GEMM_MIN_ROWS
+from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
+
+# (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
+SETTINGS = [
+    (0.0, "one", 0.0, "value"),
+    (1.0, "linear", 2.0, "one"),
+    (1.0, "scaled", 3.0, "one"),
+    (1.0, "one", 0.0, "value"),
+    (0.3, "log", 4.0, "value"),
+]
+
+
+def random_csr(n_rows, n_cols, density, seed, long_row=True):
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n_rows, n_cols)) < density) * rng.integers(1, 6, (n_rows, n_cols))
+    if long_row:
+        dense[0] = rng.integers(1, 6, n_cols)  # a row long enough for the blocked gemm path
+    matrix = sp.csr_matrix(dense.astype(np.float32))
+    matrix.indices = matrix.indices.astype(np.int32)
+    matrix.indptr = matrix.indptr.astype(np.int32)
+    return matrix
+
+
+def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3):
+    gram = w0 * gramian(other, 7)
+    chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
+    args = (matrix.indptr, matrix.indices, matrix.data, other, gram, reg, w0,
+            CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt], chunks)  # fmt: skip
+    if kind == "cg":
+        return solve_cg(*args, steps, out)
+    return solve_cholesky(*args, out)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype):
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(40, 3 * GEMM_MIN_ROWS, 0.2, seed=1)
+    other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
+    reg = np.linspace(0.1, 2.0, matrix.shape[0])
+    out = np.zeros((matrix.shape[0], 6), dtype=dtype)
+    failed = run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, out)
+    expected = ref.solve_rows(matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha,
+                              TARGET_CODES[tgt])  # fmt: skip
+    assert failed == 0
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_cg_with_k_steps_matches_cholesky(setting):
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(30, 50, 0.3, seed=3)
+    other = np.random.default_rng(4).normal(size=(50, 5))
+    reg = np.full(30, 0.5)
+    exact = np.zeros((30, 5))
+    run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, exact)
+    approx = np.random.default_rng(5).normal(size=(30, 5))  # any warm start
+    run_solver("cg", matrix, other, reg, w0, conf, alpha, tgt, approx, steps=5)
+    np.testing.assert_allclose(approx, exact, rtol=1e-6, atol=1e-6)
+
+
+def test_cg_improves_monotonically_from_warm_start():
+    matrix = random_csr(30, 50, 0.3, seed=3)
+    other = np.random.default_rng(4).normal(size=(50, 8))
+    reg = np.full(30, 0.5)
+    exact = np.zeros((30, 8))
+    run_solver("cholesky", matrix, other, reg, 1.0, "linear", 1.0, "one", exact)
+    start = np.zeros((30, 8))
+    errors = []
+    for steps in (1, 2, 4, 8):
+        x = start.copy()
+        run_solver("cg", matrix, other, reg, 1.0, "linear", 1.0, "one", x, steps=steps)
+        errors.append(np.abs(x - exact).max())
+    assert errors == sorted(errors, reverse=True)
+    assert errors[-1] < 1e-6
+
+
+def test_zeros_setting_is_the_blogs_dense_ridge():
+    # the blog: U = R V (V^T V + lambda I)^-1 with missing ratings set to 0
+    matrix = random_csr(25, 30, 0.25, seed=7, long_row=False)
+    v = np.random.default_rng(8).normal(size=(30, 4))
+    lam = 0.001
+    out = np.zeros((25, 4))
+    run_solver("cholesky", matrix, v, np.full(25, lam), 1.0, "one", 0.0, "value", out)
+    blog = matrix.toarray() @ v @ np.linalg.inv(v.T @ v + lam * np.eye(4))
+    np.testing.assert_allclose(out, blog, rtol=1e-8, atol=1e-10)
+
+
+def test_empty_row_without_prior_gets_zero_factors():
+    matrix = sp.csr_matrix(np.array([[0, 0, 0], [1, 2, 0]], dtype=np.float32))
+    other = np.eye(3, 2)
+    out = np.full((2, 2), 7.0)
+    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out)
+    assert failed == 0
+    assert out[0].tolist() == [0.0, 0.0]
+
+
+def test_singular_rows_are_counted_not_hidden():
+    matrix = sp.csr_matrix(np.array([[1, 0, 0], [1, 2, 0]], dtype=np.float32))
+    other = np.ones((3, 2))  # rank one: every A_u is singular without regularisation
+    out = np.zeros((2, 2))
+    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out)
+    assert failed == 2
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_loss_kernel_equals_dense_objective(setting):
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(20, 15, 0.3, seed=9)
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(15, 3))
+    user_reg, item_reg = rng.random(20), rng.random(15)
+    fast = objective(matrix.indptr, matrix.indices, matrix.data, x, y, user_reg, item_reg,
+                     w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt])  # fmt: skip
+    dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, w0, CONFIDENCE_CODES[conf],
+                                alpha, TARGET_CODES[tgt])  # fmt: skip
+    assert fast == pytest.approx(dense, rel=1e-10)
+
+
+def test_gramian_matches_numpy_and_ignores_block_size():
+    f = np.random.default_rng(0).normal(size=(1000, 7))
+    np.testing.assert_allclose(gramian(f, 64), f.T @ f, rtol=1e-12)
+    np.testing.assert_allclose(gramian(f, 10_000), f.T @ f, rtol=1e-12)
+
+
+def test_balanced_chunks_cover_rows_and_balance_cost():
+    indptr = np.concatenate([[0], np.cumsum([1000] + [1] * 999)])
+    chunks = balanced_chunks(indptr, 4, 4)
+    assert chunks[0] == 0 and chunks[-1] == 1000
+    assert np.all(np.diff(chunks) > 0)
+    # cost (1000 + 4) * 4 for row 0 against (1 + 4) * 4 for the rest: the first chunk
+    # holds row 0 and far fewer light rows than the others
+    assert chunks[1] < 150 < 250 < np.diff(chunks)[1:].min()
