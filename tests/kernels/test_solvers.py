@@ -136,7 +136,8 @@ def test_gramian_matches_numpy_and_ignores_block_size():
 def test_balanced_chunks_cover_rows_and_balance_cost():
     indptr = np.concatenate([[0], np.cumsum([1000] + [1] * 999)])
     chunks = balanced_chunks(indptr, 4, 4)
-    assert chunks[0] == 0 and chunks[-1] == 1000
+    assert chunks[0] == 0
+    assert chunks[-1] == 1000
     assert np.all(np.diff(chunks) > 0)
     # cost (1000 + 4) * 4 for row 0 against (1 + 4) * 4 for the rest: the first chunk
     # holds row 0 and far fewer light rows than the others

@@ -57,7 +57,8 @@ def test_filter_seen_off_threshold_items_and_exclude(model):
     above = model.recommend("u3", n=30, filter_seen=False, threshold=cut)
     assert above["item"].tolist() == all_items["item"].iloc[:5].tolist()
     only = model.recommend("u3", n=3, filter_seen=False, items=[101, 102, 103, 104])
-    assert set(only["item"]) <= {101, 102, 103, 104} and len(only) == 3
+    assert set(only["item"]) <= {101, 102, 103, 104}
+    assert len(only) == 3
     excluded = model.recommend("u3", n=5, filter_seen=False, exclude=[all_items["item"][0]])
     assert excluded["item"].tolist() == all_items["item"].iloc[1:6].tolist()
 
@@ -130,10 +131,11 @@ def test_fold_in_solves_the_users_ridge_against_fixed_items(model, data):
 
 
 def test_fold_in_with_biases_and_bad_input(explicit):
-    vector, bias = explicit.fold_in([101, 102], [5.0, 5.0])
+    _vector, bias = explicit.fold_in([101, 102], [5.0, 5.0])
     assert bias > 0  # a user who rates everything 5 is above average
     recs = explicit.recommend_new_user([101, 102], [5.0, 5.0], n=3)
-    assert len(recs) == 3 and 101 not in recs["item"].tolist()
+    assert len(recs) == 3
+    assert 101 not in recs["item"].tolist()
     with pytest.raises(DataError, match="one rating per item"):
         explicit.fold_in([101, 102], [5.0])
     with pytest.raises(UnknownIdError):
