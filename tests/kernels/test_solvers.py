@@ -30,25 +30,26 @@ def random_csr(n_rows, n_cols, density, seed, long_row=True):
     return matrix
 
 
-def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3):
-    gram = w0 * gramian(other, 7)
+def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None):
     chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
-    args = (matrix.indptr, matrix.indices, matrix.data, other, gram, reg, w0,
+    args = (matrix.indptr, matrix.indices, matrix.data, other, reg, w0,
             CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt], chunks)  # fmt: skip
     if kind == "cg":
         return solve_cg(*args, steps, out)
-    return solve_cholesky(*args, out)
+    return solve_cholesky(*args, out, short_max=short_max)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype):
+@pytest.mark.parametrize("short_max", [0, 4, 1000])  # general path, mixed, Woodbury everywhere
+def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
     w0, conf, alpha, tgt = setting
     matrix = random_csr(40, 3 * GEMM_MIN_ROWS, 0.2, seed=1)
     other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
     reg = np.linspace(0.1, 2.0, matrix.shape[0])
     out = np.zeros((matrix.shape[0], 6), dtype=dtype)
-    failed = run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, out)
+    failed = run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, out,
+                        short_max=short_max)  # fmt: skip
     expected = ref.solve_rows(matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha,
                               TARGET_CODES[tgt])  # fmt: skip
     assert failed == 0
@@ -109,8 +110,12 @@ def test_singular_rows_are_counted_not_hidden():
     matrix = sp.csr_matrix(np.array([[1, 0, 0], [1, 2, 0]], dtype=np.float32))
     other = np.ones((3, 2))  # rank one: every A_u is singular without regularisation
     out = np.zeros((2, 2))
-    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out)
+    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out,
+                        short_max=0)  # fmt: skip
     assert failed == 2
+    out = np.zeros((2, 2))
+    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out)
+    assert failed == 2  # the Woodbury path falls back and finds the same
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

@@ -330,10 +330,15 @@ class Interactions:
         """Wrap a scipy sparse matrix; ids default to ``0..n-1``.
 
         Explicit zeros are dropped and duplicate entries summed (scipy's rule).
+        A float32 CSR matrix that is already canonical is used without a copy
+        (alsrec never writes into it).
         """
-        csr = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-        csr.sum_duplicates()
-        csr.eliminate_zeros()
+        csr = sp.csr_matrix(matrix, dtype=np.float32)
+        canonical = csr.has_canonical_format and (csr.data != 0).all()
+        if not canonical:  # fix a private copy; a clean float32 CSR is shared, not copied
+            csr = csr.copy()
+            csr.sum_duplicates()
+            csr.eliminate_zeros()
         if not np.all(np.isfinite(csr.data)):
             raise DataError("the sparse matrix holds NaN or inf values; fix them first.")
         n_users, n_items = csr.shape

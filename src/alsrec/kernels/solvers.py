@@ -31,8 +31,13 @@ from numba import njit, prange
 from alsrec.kernels.weights import confidence, target
 
 BLOCK = 128  # rows of Y gathered per gemm
+GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
 GEMM_MIN_ROWS = 24  # below this, rank-1 updates beat a BLAS call
 PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
+# Reassociation lets LLVM vectorise the dot-product reductions (4-8x); results stay
+# deterministic (same code, same order on every run and thread count). No "nnan"/"ninf":
+# the finiteness checks below must keep working.
+FASTMATH = {"reassoc", "contract"}
 
 
 def balanced_chunks(indptr: np.ndarray, factors: int, n_chunks: int) -> np.ndarray:
@@ -53,16 +58,16 @@ def balanced_chunks(indptr: np.ndarray, factors: int, n_chunks: int) -> np.ndarr
     return bounds
 
 
-@njit(cache=True)
-def _cholesky_solve(a, b, out_row):
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _cholesky_solve(a, b, low, z, out_row):
     """Solve a x = b for symmetric positive definite ``a`` (lower triangle used).
 
-    Factorises in float64 for accuracy whatever the storage dtype. Returns
+    ``low`` (k x k) and ``z`` (k) are float64 scratch. Factorises in float64
+    for accuracy whatever the storage dtype. Returns
     False (and leaves ``out_row`` unchanged) when ``a`` is not numerically
     positive definite.
     """
     k = a.shape[0]
-    low = np.zeros((k, k), dtype=np.float64)
     for j in range(k):
         diagonal = np.float64(a[j, j])
         s = diagonal
@@ -79,7 +84,6 @@ def _cholesky_solve(a, b, out_row):
             for p in range(j):
                 t -= low[i, p] * low[j, p]
             low[i, j] = t / d
-    z = np.empty(k, dtype=np.float64)
     for i in range(k):
         t = np.float64(b[i])
         for p in range(i):
@@ -95,23 +99,131 @@ def _cholesky_solve(a, b, out_row):
     return True
 
 
-@njit(parallel=True, cache=True)
-def solve_cholesky(
-    indptr, indices, values, other, gram, reg, w0, conf_mode, alpha, target_mode, chunks, out
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def _woodbury_row(
+    start,
+    end,
+    indices,
+    values,
+    rotated,
+    rotation,
+    eigenvalues,
+    reg,
+    w0,
+    conf_mode,
+    alpha,
+    target_mode,
+    u,
+    s,
+    t,
+    bt,
+    xt,
+    out_row,
 ):
-    """Exact per-row solves; writes ``out[u]`` for every row, returns failing row count.
+    """Exact solve of a short row through the Woodbury identity; False if not applicable.
 
-    Parameters
-    ----------
-    indptr, indices, values : CSR arrays of the rows being solved.
-    other : (n_other, k) factors held fixed.
-    gram : (k, k) ``w0 * other.T @ other``.
-    reg : (n_rows,) regularisation of each row.
-    w0 : weight of every unobserved cell.
-    conf_mode, alpha, target_mode : how values map to c and p (see ``weights``).
-    chunks : row ranges from :func:`balanced_chunks`.
-    out : (n_rows, k) result; rows that fail to factorise are left unchanged.
+    In the eigenbasis of the shared part, ``w0 Y^T Y + reg I = Q D Q^T`` with D
+    diagonal, so for a row with n observed cells (weights w > 0, rotated rows
+    U = Y_S Q):
+
+        A~ = D + U^T W U,   A~^-1 b~ = D^-1 (b~ - U^T t),   (W^-1 + U D^-1 U^T) t = U D^-1 b~
+
+    which costs O(n^2 k + n^3 + k^2) instead of O(n k^2 + k^3). Cells with
+    weight 0 drop out; a negative weight (c < w0) makes W^-1 + U D^-1 U^T
+    indefinite, so such rows take the general path.
     """
+    k = rotated.shape[1]
+    for j in range(k):
+        if not eigenvalues[j] + reg > 0.0:
+            return False  # D singular (no regularisation): only the general path can tell
+        bt[j] = 0.0
+    n = 0
+    for nz in range(start, end):
+        col = indices[nz]
+        value = values[nz]
+        c = confidence(value, conf_mode, alpha)
+        coef = c * target(value, target_mode)
+        for j in range(k):
+            bt[j] += coef * rotated[col, j]
+        weight = c - w0
+        if weight < 0.0:
+            return False
+        if weight > 0.0:
+            for j in range(k):
+                u[n, j] = rotated[col, j]
+            s[n, n] = 1.0 / weight  # the diagonal of W^-1, added below
+            n += 1
+    for j in range(k):
+        xt[j] = bt[j] / (eigenvalues[j] + reg)  # D^-1 b~
+    for a in range(n):
+        rhs = 0.0
+        for j in range(k):
+            rhs += u[a, j] * xt[j]
+        t[a] = rhs
+        for b in range(a + 1):
+            total = 0.0
+            for j in range(k):
+                total += u[a, j] * u[b, j] / (eigenvalues[j] + reg)
+            if a == b:
+                s[a, a] += total
+            else:
+                s[a, b] = total
+    # Cholesky of the n x n system in place (lower triangle), then two triangular solves.
+    for j in range(n):
+        pivot = s[j, j]
+        for p in range(j):
+            pivot -= s[j, p] * s[j, p]
+        if not pivot > 0.0:
+            return False
+        pivot = np.sqrt(pivot)
+        s[j, j] = pivot
+        for i in range(j + 1, n):
+            total = s[i, j]
+            for p in range(j):
+                total -= s[i, p] * s[j, p]
+            s[i, j] = total / pivot
+    for i in range(n):
+        total = t[i]
+        for p in range(i):
+            total -= s[i, p] * t[p]
+        t[i] = total / s[i, i]
+    for i in range(n - 1, -1, -1):
+        total = t[i]
+        for p in range(i + 1, n):
+            total -= s[p, i] * t[p]
+        t[i] = total / s[i, i]
+    for j in range(k):
+        correction = 0.0
+        for a in range(n):
+            correction += u[a, j] * t[a]
+        xt[j] = (bt[j] - correction) / (eigenvalues[j] + reg)
+    for i in range(k):
+        total = 0.0
+        for j in range(k):
+            total += rotation[i, j] * xt[j]
+        out_row[i] = total
+    return True
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def _solve_cholesky(
+    indptr,
+    indices,
+    values,
+    other,
+    gram,
+    reg,
+    w0,
+    conf_mode,
+    alpha,
+    target_mode,
+    chunks,
+    rotated,
+    rotation,
+    eigenvalues,
+    short_max,
+    out,
+):
     k = other.shape[1]
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
@@ -121,10 +233,22 @@ def solve_cholesky(
         b = np.empty(k, dtype=np.float64)
         block = np.empty((BLOCK, k), dtype=other.dtype)
         weighted = np.empty((BLOCK, k), dtype=other.dtype)
+        low = np.empty((k, k), dtype=np.float64)
+        z = np.empty(k, dtype=np.float64)
+        short = max(short_max, 1)
+        u = np.empty((short, k), dtype=np.float64)
+        s = np.empty((short, short), dtype=np.float64)
+        t = np.empty(short, dtype=np.float64)
+        xt = np.empty(k, dtype=np.float64)
         for row in range(chunks[chunk], chunks[chunk + 1]):
             start, end = indptr[row], indptr[row + 1]
             if end == start and reg[row] == 0.0 and w0 == 0.0:
                 out[row, :] = 0.0  # no data and no prior: the minimum-norm answer
+                continue
+            if end - start <= short_max and _woodbury_row(
+                start, end, indices, values, rotated, rotation, eigenvalues, reg[row], w0,
+                conf_mode, alpha, target_mode, u, s, t, b, xt, out[row],
+            ):  # fmt: skip
                 continue
             a[:, :] = gram
             for j in range(k):
@@ -133,34 +257,98 @@ def solve_cholesky(
             for block_start in range(start, end, BLOCK):
                 block_end = min(block_start + BLOCK, end)
                 n = block_end - block_start
-                for t in range(n):
-                    col = indices[block_start + t]
-                    value = values[block_start + t]
+                for q in range(n):
+                    col = indices[block_start + q]
+                    value = values[block_start + q]
                     c = confidence(value, conf_mode, alpha)
                     coef = c * target(value, target_mode)
                     weight = c - w0
                     for j in range(k):
                         y = other[col, j]
                         b[j] += coef * y
-                        block[t, j] = y
-                        weighted[t, j] = weight * y
+                        block[q, j] = y
+                        weighted[q, j] = weight * y
                 if not gathered_any:
                     continue  # c == w0 everywhere (the blog's model): A is the same for all rows
                 if n >= GEMM_MIN_ROWS:
                     a += np.dot(block[:n].T, weighted[:n])
                 else:
-                    for t in range(n):
+                    for q in range(n):
                         for i in range(k):
-                            wi = weighted[t, i]
+                            wi = weighted[q, i]
                             for j in range(i + 1):
-                                a[i, j] += wi * block[t, j]
-            if not _cholesky_solve(a, b, out[row]):
+                                a[i, j] += wi * block[q, j]
+            if not _cholesky_solve(a, b, low, z, out[row]):
                 failures[chunk] += 1
     return failures.sum()
 
 
-@njit(parallel=True, cache=True)
+def solve_cholesky(
+    indptr,
+    indices,
+    values,
+    other,
+    reg,
+    w0,
+    conf_mode,
+    alpha,
+    target_mode,
+    chunks,
+    out,
+    short_max=None,
+):
+    """Exact per-row solves; writes ``out[u]`` for every row, returns the failing row count.
+
+    Parameters
+    ----------
+    indptr, indices, values : CSR arrays of the rows being solved.
+    other : (n_other, k) factors held fixed.
+    reg : (n_rows,) regularisation of each row.
+    w0 : weight of every unobserved cell.
+    conf_mode, alpha, target_mode : how values map to c and p (see ``weights``).
+    chunks : row ranges from :func:`balanced_chunks`.
+    out : (n_rows, k) result; rows that fail to factorise are left unchanged.
+    short_max : int, optional
+        Rows with at most this many cells use the Woodbury form (default k / 2,
+        where it is cheaper); 0 turns it off.
+
+    Returns
+    -------
+    int
+        Rows whose system was not numerically positive definite.
+    """
+    k = other.shape[1]
+    gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    eigenvalues, rotation = np.linalg.eigh(gram)
+    eigenvalues = np.maximum(eigenvalues, 0.0)  # a Gramian is PSD; clip rounding
+    rotated = np.ascontiguousarray(other @ rotation.astype(other.dtype))
+    short_max = k // 2 if short_max is None else int(short_max)
+    return int(_solve_cholesky(
+        indptr, indices, values, other, gram, reg, float(w0), conf_mode, float(alpha),
+        target_mode, chunks, rotated, rotation, eigenvalues, short_max, out,
+    ))  # fmt: skip
+
+
 def solve_cg(
+    indptr, indices, values, other, reg, w0, conf_mode, alpha, target_mode, chunks, steps, out
+):
+    """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
+
+    ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
+    product A_u p costs O(k^2 + |S_u| k). With ``steps >= k`` it reaches the
+    exact solution (up to rounding). Returns the number of rows whose residual
+    became non-finite.
+    """
+    k = other.shape[1]
+    gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    return int(_solve_cg(
+        indptr, indices, values, other, gram, reg, float(w0), conf_mode, float(alpha),
+        target_mode, chunks, int(steps), out,
+    ))  # fmt: skip
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def _solve_cg(
     indptr,
     indices,
     values,
@@ -175,66 +363,69 @@ def solve_cg(
     steps,
     out,
 ):
-    """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
+    """Kernel of :func:`solve_cg`; ``gram`` is ``w0 * other.T @ other``.
 
-    ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
-    product A_u p costs O(k^2 + |S_u| k). With ``steps >= k`` it reaches the
-    exact solution (up to rounding). Returns the number of rows whose residual
-    became non-finite.
+    Each row's factor rows are gathered once into a contiguous buffer; the
+    CG products then stream that buffer (cache-resident for most rows)
+    instead of gathering scattered rows of ``other`` at every step, which is
+    what bounds a per-nonzero implementation by memory latency.
     """
     k = other.shape[1]
+    dtype = other.dtype
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
+    gram_f = gram.astype(dtype)
+    reg_f = reg.astype(dtype)
     for chunk in prange(n_chunks):
-        x = np.empty(k, dtype=np.float64)
-        r = np.empty(k, dtype=np.float64)
-        p = np.empty(k, dtype=np.float64)
-        ap = np.empty(k, dtype=np.float64)
+        longest = 0
+        for row in range(chunks[chunk], chunks[chunk + 1]):
+            longest = max(longest, indptr[row + 1] - indptr[row])
+        rows_buffer = np.empty((max(longest, 1), k), dtype=dtype)
+        weight = np.empty(max(longest, 1), dtype=dtype)
+        coef = np.empty(max(longest, 1), dtype=dtype)
+        projected = np.empty(max(longest, 1), dtype=dtype)
+        x = np.empty(k, dtype=dtype)
+        r = np.empty(k, dtype=dtype)
+        p = np.empty(k, dtype=dtype)
+        ap = np.empty(k, dtype=dtype)
         for row in range(chunks[chunk], chunks[chunk + 1]):
             start, end = indptr[row], indptr[row + 1]
+            n = end - start
+            row_reg = reg_f[row]
+            for t in range(n):
+                col = indices[start + t]
+                value = values[start + t]
+                c = confidence(value, conf_mode, alpha)
+                coef[t] = c * target(value, target_mode)
+                weight[t] = c - w0
+                for j in range(k):
+                    rows_buffer[t, j] = other[col, j]
             for j in range(k):
                 x[j] = out[row, j]
-            # r = b - A x
-            for i in range(k):
-                s = -reg[row] * x[i]
-                for j in range(k):
-                    s -= gram[i, j] * x[j]
-                r[i] = s
-            for nz in range(start, end):
-                col = indices[nz]
-                value = values[nz]
-                c = confidence(value, conf_mode, alpha)
-                dot = 0.0
-                for j in range(k):
-                    dot += other[col, j] * x[j]
-                coef = c * target(value, target_mode) - (c - w0) * dot
-                for j in range(k):
-                    r[j] += coef * other[col, j]
+            # r = b - A x = U^T (coef - weight * (U x)) - gram x - reg x
+            _shared_product(gram_f, row_reg, x, r)
+            for j in range(k):
+                r[j] = -r[j]
+            _project(rows_buffer, n, x, projected)
+            for t in range(n):
+                projected[t] = coef[t] - weight[t] * projected[t]
+            _accumulate(rows_buffer, n, projected, r)
             rs_old = 0.0
             for j in range(k):
                 p[j] = r[j]
-                rs_old += r[j] * r[j]
+                rs_old += np.float64(r[j]) * r[j]
             for _ in range(steps):
                 if rs_old < 1e-20:
                     break
-                for i in range(k):
-                    s = reg[row] * p[i]
-                    for j in range(k):
-                        s += gram[i, j] * p[j]
-                    ap[i] = s
-                for nz in range(start, end):
-                    col = indices[nz]
-                    value = values[nz]
-                    weight = confidence(value, conf_mode, alpha) - w0
-                    dot = 0.0
-                    for j in range(k):
-                        dot += other[col, j] * p[j]
-                    dot *= weight
-                    for j in range(k):
-                        ap[j] += dot * other[col, j]
+                # A p = gram p + reg p + U^T (weight * (U p))
+                _shared_product(gram_f, row_reg, p, ap)
+                _project(rows_buffer, n, p, projected)
+                for t in range(n):
+                    projected[t] *= weight[t]
+                _accumulate(rows_buffer, n, projected, ap)
                 p_ap = 0.0
                 for j in range(k):
-                    p_ap += p[j] * ap[j]
+                    p_ap += np.float64(p[j]) * ap[j]
                 if not p_ap > 0.0:
                     break
                 step = rs_old / p_ap
@@ -242,15 +433,53 @@ def solve_cg(
                 for j in range(k):
                     x[j] += step * p[j]
                     r[j] -= step * ap[j]
-                    rs_new += r[j] * r[j]
+                    rs_new += np.float64(r[j]) * r[j]
+                beta = rs_new / rs_old
                 for j in range(k):
-                    p[j] = r[j] + (rs_new / rs_old) * p[j]
+                    p[j] = r[j] + beta * p[j]
                 rs_old = rs_new
             if not np.isfinite(rs_old):
                 failures[chunk] += 1
             for j in range(k):
                 out[row, j] = x[j]
     return failures.sum()
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _shared_product(gram, reg, v, out):
+    """out = gram v + reg v, accumulated in v's dtype (float32 doubles the SIMD width).
+
+    Written as a sum of rows of the symmetric ``gram`` scaled by v[j]: the
+    inner loop is a contiguous axpy with no reduction, which vectorises fully.
+    """
+    k = len(v)
+    for i in range(k):
+        out[i] = reg * v[i]
+    for j in range(k):
+        scale = v[j]
+        for i in range(k):
+            out[i] += scale * gram[j, i]
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _project(rows, n, v, out):
+    """out[:n] = rows[:n] @ v, accumulated in v's dtype."""
+    k = len(v)
+    for t in range(n):
+        total = rows[t, 0] * v[0]
+        for j in range(1, k):
+            total += rows[t, j] * v[j]
+        out[t] = total
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _accumulate(rows, n, coefficients, out):
+    """out += rows[:n].T @ coefficients[:n]."""
+    k = len(out)
+    for t in range(n):
+        scale = coefficients[t]
+        for j in range(k):
+            out[j] += scale * rows[t, j]
 
 
 @njit(parallel=True, cache=True)

@@ -12,7 +12,7 @@ import numpy as np
 
 from alsrec.data.interactions import Interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
-from alsrec.kernels import balanced_chunks, gramian, objective, solve_cg, solve_cholesky
+from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.models.base import FactorModel
 from alsrec.models.objective import Objective, preset_defaults, resolve_objective
 
@@ -76,15 +76,13 @@ class Trainer:
 
     def _solve(self, matrix, values, other, reg, chunks, out) -> int:
         o = self.objective
-        w0 = float(o.unobserved_weight)
-        gram = w0 * gramian(other, 4096) if w0 else np.zeros((other.shape[1],) * 2)
         args = (
-            matrix.indptr, matrix.indices, values, other, gram, reg, w0,
-            o.confidence_code, float(o.alpha), o.target_code, chunks,
+            matrix.indptr, matrix.indices, values, other, reg, o.unobserved_weight,
+            o.confidence_code, o.alpha, o.target_code, chunks,
         )  # fmt: skip
         if self.solver == "cg":
-            return int(solve_cg(*args, self.cg_steps, out))
-        return int(solve_cholesky(*args, out))
+            return solve_cg(*args, self.cg_steps, out)
+        return solve_cholesky(*args, out)
 
     def solve_users(self) -> int:
         """Half-step: every user row given the item factors. Returns failed rows."""
@@ -309,9 +307,9 @@ class ALS(FactorModel):
             user_values, item_values = residual.matrix.data, residual.item_user.data
         user_values = np.ascontiguousarray(user_values, dtype=dtype)
         item_values = np.ascontiguousarray(item_values, dtype=dtype)
-        scale = 0.01
         user_factors = np.zeros((data.n_users, k), dtype=dtype)
-        item_factors = (rng.standard_normal((data.n_items, k)) * scale).astype(dtype)
+        item_factors = rng.standard_normal((data.n_items, k), dtype=dtype)
+        item_factors *= 0.01  # small: the first user half-step is then close to plain ridge
         trainer = Trainer(
             data, user_values, item_values, objective, user_factors, item_factors,
             self.solver, self.cg_steps,

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 
 from alsrec.data.interactions import Interactions, _lookup
 from alsrec.errors import DataError, NotFittedError, ParameterError
-from alsrec.kernels import gramian, solve_cholesky, top_n
+from alsrec.kernels import solve_cholesky, top_n
 from alsrec.models.objective import Objective
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
@@ -426,12 +426,10 @@ class FactorModel:
         reg = objective.row_regularization(np.array([len(items)]), self.n_items)
         factors = self.item_factors_
         out = np.zeros((1, factors.shape[1]), dtype=factors.dtype)
-        w0 = objective.unobserved_weight
-        gram = (w0 * gramian(factors, 4096)) if w0 else np.zeros((factors.shape[1],) * 2)
         failed = solve_cholesky(
-            indptr, items.astype(np.int64), values.astype(factors.dtype), factors, gram, reg,
-            w0, objective.confidence_code, objective.alpha, objective.target_code,
-            np.array([0, 1], dtype=np.int64), out,
+            indptr, items.astype(np.int64), values.astype(factors.dtype), factors, reg,
+            objective.unobserved_weight, objective.confidence_code, objective.alpha,
+            objective.target_code, np.array([0, 1], dtype=np.int64), out,
         )  # fmt: skip
         if failed:
             raise DataError(

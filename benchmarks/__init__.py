@@ -1,0 +1,1 @@
+"""Benchmarks: alsrec against its peers, measured in the same run."""

@@ -1,0 +1,181 @@
+"""One measurement per process: ``python -m benchmarks.workers '<json task>'``.
+
+Prints one JSON line: timings, the objective reached, and peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.harness import CACHE
+
+
+def load_data(spec: dict):
+    """ml-latest-small, or a cached synthetic matrix of the ML-25M shape."""
+    import alsrec
+    from alsrec.data import ML25M_SHAPE
+
+    if spec["data"] == "ml-latest-small":
+        return alsrec.load_movielens("ml-latest-small").matrix
+    nnz = int(spec["nnz"])
+    path = CACHE / f"synthetic-{nnz}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as f:
+            import scipy.sparse as sp
+
+            return sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+    matrix = alsrec.generate(*ML25M_SHAPE, nnz, values="implicit", seed=0).interactions.matrix
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, data=matrix.data, indices=matrix.indices, indptr=matrix.indptr,
+             shape=np.array(matrix.shape))  # fmt: skip
+    tmp.replace(path)
+    return matrix
+
+
+def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> float:
+    """The implicit library's objective, computed by alsrec's exact loss kernel."""
+    from alsrec.kernels import objective
+    from alsrec.kernels.weights import CONFIDENCE_SCALED, TARGET_ONE
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    m, n = matrix.shape
+    return objective(matrix.indptr, matrix.indices, matrix.data, x, y, np.full(m, regularization),
+                     np.full(n, regularization), 1.0, CONFIDENCE_SCALED, alpha,
+                     TARGET_ONE)  # fmt: skip
+
+
+def fit(task: dict) -> dict:
+    matrix = load_data(task)
+    k, iterations, reg, alpha = task["factors"], task["iterations"], task["reg"], task["alpha"]
+    solver = task["solver"]
+    if task["lib"] == "alsrec":
+        import alsrec
+
+        data = alsrec.Interactions.from_scipy(matrix)
+        model = alsrec.ALS("implicit", factors=k, regularization=reg, alpha=alpha,
+                           confidence="scaled", iterations=iterations, solver=solver,
+                           cg_steps=task.get("cg_steps", 3), random_state=0,
+                           compute_loss=False)  # fmt: skip
+        if task.get("warmup"):  # JIT compilation is cached on disk; keep it out of the timing
+            alsrec.ALS("implicit", factors=k, iterations=1, solver=solver).fit(
+                alsrec.generate(50, 40, 300, values="implicit").interactions
+            )
+        start = time.perf_counter()
+        model.fit(data)
+        seconds = time.perf_counter() - start
+        x, y = model.user_factors_, model.item_factors_
+    else:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        model = AlternatingLeastSquares(factors=k, regularization=reg, alpha=alpha,
+                                        iterations=iterations, use_cg=solver == "cg",
+                                        random_state=0)  # fmt: skip
+        with threadpool_limits(1, "blas"):  # implicit's own advice for its CPU solver
+            start = time.perf_counter()
+            model.fit(matrix, show_progress=False)
+            seconds = time.perf_counter() - start
+        x, y = model.user_factors, model.item_factors
+    loss = implicit_objective(matrix, x, y, reg, alpha)
+    return {
+        "seconds": seconds,
+        "per_iteration": seconds / iterations,
+        "loss": loss,
+        "peak_mib": peak_mib(),
+        "nnz": int(matrix.nnz),
+        "shape": list(matrix.shape),
+    }
+
+
+def topk(task: dict) -> dict:
+    matrix = load_data(task)
+    n, repeats = task["n"], task["repeats"]
+    if task["lib"] == "alsrec":
+        import alsrec
+
+        data = alsrec.Interactions.from_scipy(matrix)
+        model = alsrec.ALS("implicit", factors=64, iterations=2, random_state=0).fit(data)
+        model.recommend_batch(n=n)  # warm-up (JIT)
+
+        def run():
+            return model.top_n_indices(np.arange(matrix.shape[0]), n)
+    else:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        model = AlternatingLeastSquares(factors=64, iterations=2, random_state=0)
+        model.fit(matrix, show_progress=False)
+        users = np.arange(matrix.shape[0])
+
+        def run():
+            return model.recommend(users, matrix, N=n, filter_already_liked_items=True)
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return {"seconds": float(np.median(times)), "peak_mib": peak_mib()}
+
+
+def zeros(task: dict) -> dict:
+    """The blog's model: alsrec's zeros preset or the dense numpy math it replaces."""
+    import alsrec
+
+    data = alsrec.load_movielens("ml-latest-small")
+    k, lam, iterations = 20, 0.001, 20
+    start = time.perf_counter()
+    if task["lib"] == "alsrec":
+        model = alsrec.ALS("zeros", random_state=0, compute_loss=False).fit(data)
+        x, y = model.user_factors_, model.item_factors_
+    else:
+        r = data.matrix.toarray()
+        y = np.random.default_rng(0).standard_normal((data.n_items, k)).astype(np.float32) * 0.01
+        for _ in range(iterations):
+            x = r @ y @ np.linalg.inv(y.T @ y + lam * np.eye(k, dtype=np.float32))
+            y = r.T @ x @ np.linalg.inv(x.T @ x + lam * np.eye(k, dtype=np.float32))
+    seconds = time.perf_counter() - start
+    model = alsrec.ALS("zeros")
+    objective = model.resolved_objective()
+    from alsrec.kernels import objective as loss_kernel
+
+    m = data.matrix
+    loss = loss_kernel(m.indptr, m.indices, m.data, np.ascontiguousarray(x, np.float32),
+                       np.ascontiguousarray(y, np.float32), np.full(m.shape[0], lam),
+                       np.full(m.shape[1], lam), 1.0, objective.confidence_code, 0.0,
+                       objective.target_code)  # fmt: skip
+    return {"seconds": seconds, "loss": loss, "peak_mib": peak_mib()}
+
+
+def gemm_peak(task: dict) -> dict:
+    """Best float32 matrix-multiply rate of this machine (all cores), in GFLOP/s."""
+    size = task.get("size", 4096)
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((size, size), dtype=np.float32)
+    a @ b
+    best = 0.0
+    for _ in range(5):
+        start = time.perf_counter()
+        a @ b
+        best = max(best, 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    from threadpoolctl import threadpool_info
+
+    return {"gflops": best, "blas": [(i["internal_api"], i.get("architecture"), i["num_threads"])
+                                     for i in threadpool_info()]}  # fmt: skip
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+TASKS = {"fit": fit, "topk": topk, "zeros": zeros, "gemm_peak": gemm_peak}
+
+if __name__ == "__main__":
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(TASKS[spec["task"]](spec)))
