@@ -283,6 +283,31 @@ def _solve_cholesky(
     return failures.sum()
 
 
+@njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def _weighted_targets_times(indptr, indices, values, other, conf_mode, alpha, target_mode, out):
+    """out[u] = sum_{i in S_u} c_ui p_ui other[i] (the right-hand sides b_u)."""
+    k = other.shape[1]
+    for row in prange(len(indptr) - 1):
+        for j in range(k):
+            out[row, j] = 0.0
+        for nz in range(indptr[row], indptr[row + 1]):
+            value = values[nz]
+            coef = confidence(value, conf_mode, alpha) * target(value, target_mode)
+            col = indices[nz]
+            for j in range(k):
+                out[row, j] += coef * other[col, j]
+
+
+def shares_one_system(w0: float, conf_mode: int, reg: np.ndarray) -> bool:
+    """True when every row has the same A_u (c == w0 on every cell, one lambda).
+
+    That is the blog's model: then all rows are solved at once as
+    ``X = B (w0 Y^T Y + lambda I)^-1`` with ``B = R_c Y``, one sparse product
+    and one k x k solve, exactly.
+    """
+    return conf_mode == 0 and w0 == 1.0 and len(reg) > 0 and bool(np.all(reg == reg[0]))
+
+
 def solve_cholesky(
     indptr,
     indices,
@@ -319,6 +344,15 @@ def solve_cholesky(
     """
     k = other.shape[1]
     gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    if shares_one_system(w0, conf_mode, reg):
+        system = gram + reg[0] * np.eye(k)
+        if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
+            return len(reg)  # singular: no row can be solved
+        rhs = np.empty((len(indptr) - 1, k), dtype=np.float64)
+        _weighted_targets_times(indptr, indices, values, other, conf_mode, float(alpha),
+                                target_mode, rhs)  # fmt: skip
+        out[:] = rhs @ np.linalg.inv(system)  # k x k inverse, then one gemm for all rows
+        return 0
     eigenvalues, rotation = np.linalg.eigh(gram)
     eigenvalues = np.maximum(eigenvalues, 0.0)  # a Gramian is PSD; clip rounding
     rotated = np.ascontiguousarray(other @ rotation.astype(other.dtype))
