@@ -99,8 +99,9 @@ def paired_comparison(
     for model in (model_a, model_b):
         if model not in table.columns:
             raise ParameterError(f"no results for model {model!r}; have {list(table.columns)}.")
-    pairs = table[[model_a, model_b]].dropna()
-    differences = (pairs[model_a] - pairs[model_b]).to_numpy()
+    a, b = table[model_a].to_numpy(), table[model_b].to_numpy()
+    both = np.isfinite(a) & np.isfinite(b)  # users scored by both models
+    differences = a[both] - b[both]
     low, high = bootstrap_mean_interval(differences, confidence, n_boot, seed)
     if len(differences) == 0 or np.all(differences == 0):
         p_value = 1.0
