@@ -70,9 +70,10 @@ def test_every_model_sees_identical_folds_and_tables_are_complete(data):
 
 def test_rating_metrics_for_explicit_models():
     truth = generate(200, 80, 6000, rank=3, noise_std=0.1, seed=0).interactions
-    result = cross_validate({"als": ALS("explicit", factors=3, iterations=10, random_state=0,
-                                        use_biases=False, regularization=0.01)},
-                            truth, UserCrossFold(n_folds=2, fraction=0.2), ["rmse", "mae"])  # fmt: skip
+    model = ALS("explicit", factors=3, iterations=10, random_state=0, use_biases=False,
+                regularization=0.01)  # fmt: skip
+    result = cross_validate({"als": model}, truth, UserCrossFold(n_folds=2, fraction=0.2),
+                            ["rmse", "mae"])  # fmt: skip
     means = result.summary().set_index("metric")["mean"]
     assert means["RMSE"] < 0.3
     assert means["MAE"] <= means["RMSE"]
