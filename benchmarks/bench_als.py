@@ -32,8 +32,14 @@ def cg_gflops(result: dict, factors: int, steps: int = 3) -> float:
 def bench_fit(data: dict, factors: int, iterations: int, solvers: list[str], repeats: int):
     """Fit alsrec and implicit with each solver; print a table with ratios."""
     rows = []
-    base = {"task": "fit", "factors": factors, "iterations": iterations, "reg": 0.01,
-            "alpha": 1.0, **data}  # fmt: skip
+    base = {
+        "task": "fit",
+        "factors": factors,
+        "iterations": iterations,
+        "reg": 0.01,
+        "alpha": 1.0,
+        **data,
+    }
     for solver in solvers:
         tasks = {
             "alsrec": {**base, "lib": "alsrec", "solver": solver, "warmup": True},
@@ -48,18 +54,37 @@ def bench_fit(data: dict, factors: int, iterations: int, solvers: list[str], rep
             if solver == "cg"
             else "-"
         )
-        rows.append([
-            solver, str(factors), f"{t_ours:.3f}", f"{t_theirs:.3f}", f"{t_ours / t_theirs:.2f}",
-            f"{loss_ours:.6g}", f"{loss_theirs:.6g}", f"{loss_ours / loss_theirs - 1:+.2%}",
-            f"{median_of(ours, 'peak_mib'):.0f}", f"{median_of(theirs, 'peak_mib'):.0f}", rate,
-        ])  # fmt: skip
+        rows.append(
+            [
+                solver,
+                str(factors),
+                f"{t_ours:.3f}",
+                f"{t_theirs:.3f}",
+                f"{t_ours / t_theirs:.2f}",
+                f"{loss_ours:.6g}",
+                f"{loss_theirs:.6g}",
+                f"{loss_ours / loss_theirs - 1:+.2%}",
+                f"{median_of(ours, 'peak_mib'):.0f}",
+                f"{median_of(theirs, 'peak_mib'):.0f}",
+                rate,
+            ]
+        )
     return rows
 
 
 FIT_HEADER = [
-    "solver", "k", "alsrec s/it", "implicit s/it", "time ratio", "alsrec loss",
-    "implicit loss", "loss diff", "alsrec MiB", "implicit MiB", "alsrec GFLOP/s",
-]  # fmt: skip
+    "solver",
+    "k",
+    "alsrec s/it",
+    "implicit s/it",
+    "time ratio",
+    "alsrec loss",
+    "implicit loss",
+    "loss diff",
+    "alsrec MiB",
+    "implicit MiB",
+    "alsrec GFLOP/s",
+]
 
 
 def main() -> None:
@@ -81,32 +106,51 @@ def main() -> None:
         print(table(rows, FIT_HEADER), "\n")
     if args.case in ("synthetic", "all"):
         for nnz in args.nnz:
-            print(f"## ML-25M-shaped synthetic (162,541 x 59,047), {nnz:,} interactions, "
-                  f"{args.iterations} iterations\n")  # fmt: skip
+            print(
+                f"## ML-25M-shaped synthetic (162,541 x 59,047), {nnz:,} interactions, "
+                f"{args.iterations} iterations\n"
+            )
             rows = []
             for k in args.factors:
-                rows += bench_fit({"data": "synthetic", "nnz": nnz}, k, args.iterations,
-                                  args.solvers, args.repeats)  # fmt: skip
+                rows += bench_fit(
+                    {"data": "synthetic", "nnz": nnz},
+                    k,
+                    args.iterations,
+                    args.solvers,
+                    args.repeats,
+                )
             print(table(rows, FIT_HEADER), "\n")
     if args.case in ("topk", "all"):
         print("## top-20 for every user of ml-latest-small, seen items filtered\n")
-        tasks = {lib: {"task": "topk", "lib": lib, "data": "ml-latest-small", "n": 20,
-                       "repeats": 5} for lib in ("alsrec", "implicit")}  # fmt: skip
+        tasks = {
+            lib: {"task": "topk", "lib": lib, "data": "ml-latest-small", "n": 20, "repeats": 5}
+            for lib in ("alsrec", "implicit")
+        }
         results = alternate(tasks, args.repeats)
         ours, theirs = (
             median_of(results["alsrec"], "seconds"),
             median_of(results["implicit"], "seconds"),
         )
-        print(table([[f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ours / theirs:.2f}"]],
-                    ["alsrec ms", "implicit ms", "ratio"]), "\n")  # fmt: skip
+        print(
+            table(
+                [[f"{ours * 1e3:.1f}", f"{theirs * 1e3:.1f}", f"{ours / theirs:.2f}"]],
+                ["alsrec ms", "implicit ms", "ratio"],
+            ),
+            "\n",
+        )
     if args.case in ("zeros", "all"):
         print("## the blog's model (zeros preset, k=20, lambda=0.001, 20 iterations)\n")
         tasks = {lib: {"task": "zeros", "lib": lib} for lib in ("alsrec", "dense-numpy")}
         results = alternate(tasks, args.repeats)
         ours, dense = results["alsrec"], results["dense-numpy"]
         t_ours, t_dense = median_of(ours, "seconds"), median_of(dense, "seconds")
-        row = [f"{t_ours:.3f}", f"{t_dense:.3f}", f"{t_dense / t_ours:.1f}x",
-               f"{ours[0]['loss']:.6g}", f"{dense[0]['loss']:.6g}"]  # fmt: skip
+        row = [
+            f"{t_ours:.3f}",
+            f"{t_dense:.3f}",
+            f"{t_dense / t_ours:.1f}x",
+            f"{ours[0]['loss']:.6g}",
+            f"{dense[0]['loss']:.6g}",
+        ]
         print(table([row], ["alsrec s", "dense numpy s", "speed-up", "alsrec loss", "dense loss"]))
 
 

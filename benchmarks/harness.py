@@ -26,8 +26,12 @@ def run_worker(task: dict, timeout: float = 3600) -> dict:
     env.setdefault("PYTHONHASHSEED", "0")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.workers", json.dumps(task)],
-        cwd=ROOT, capture_output=True, text=True, env=env, timeout=timeout,
-    )  # fmt: skip
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed on {task}:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

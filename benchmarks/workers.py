@@ -32,8 +32,13 @@ def load_data(spec: dict):
     matrix = alsrec.generate(*ML25M_SHAPE, nnz, values="implicit", seed=0).interactions.matrix
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, data=matrix.data, indices=matrix.indices, indptr=matrix.indptr,
-             shape=np.array(matrix.shape))  # fmt: skip
+    np.savez(
+        tmp,
+        data=matrix.data,
+        indices=matrix.indices,
+        indptr=matrix.indptr,
+        shape=np.array(matrix.shape),
+    )
     tmp.replace(path)
     return matrix
 
@@ -46,9 +51,19 @@ def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> flo
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.float32)
     m, n = matrix.shape
-    return objective(matrix.indptr, matrix.indices, matrix.data, x, y, np.full(m, regularization),
-                     np.full(n, regularization), 1.0, CONFIDENCE_SCALED, alpha,
-                     TARGET_ONE)  # fmt: skip
+    return objective(
+        matrix.indptr,
+        matrix.indices,
+        matrix.data,
+        x,
+        y,
+        np.full(m, regularization),
+        np.full(n, regularization),
+        1.0,
+        CONFIDENCE_SCALED,
+        alpha,
+        TARGET_ONE,
+    )
 
 
 def fit(task: dict) -> dict:
@@ -59,10 +74,18 @@ def fit(task: dict) -> dict:
         import alsrec
 
         data = alsrec.Interactions.from_scipy(matrix)
-        model = alsrec.ALS("implicit", factors=k, regularization=reg, alpha=alpha,
-                           confidence="scaled", iterations=iterations, solver=solver,
-                           cg_steps=task.get("cg_steps", 3), random_state=0,
-                           compute_loss=False)  # fmt: skip
+        model = alsrec.ALS(
+            "implicit",
+            factors=k,
+            regularization=reg,
+            alpha=alpha,
+            confidence="scaled",
+            iterations=iterations,
+            solver=solver,
+            cg_steps=task.get("cg_steps", 3),
+            random_state=0,
+            compute_loss=False,
+        )
         if task.get("warmup"):  # JIT compilation is cached on disk; keep it out of the timing
             alsrec.ALS("implicit", factors=k, iterations=1, solver=solver).fit(
                 alsrec.generate(50, 40, 300, values="implicit").interactions
@@ -75,9 +98,14 @@ def fit(task: dict) -> dict:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        model = AlternatingLeastSquares(factors=k, regularization=reg, alpha=alpha,
-                                        iterations=iterations, use_cg=solver == "cg",
-                                        random_state=0)  # fmt: skip
+        model = AlternatingLeastSquares(
+            factors=k,
+            regularization=reg,
+            alpha=alpha,
+            iterations=iterations,
+            use_cg=solver == "cg",
+            random_state=0,
+        )
         with threadpool_limits(1, "blas"):  # implicit's own advice for its CPU solver
             start = time.perf_counter()
             model.fit(matrix, show_progress=False)
@@ -147,10 +175,19 @@ def zeros(task: dict) -> dict:
     from alsrec.kernels import objective as loss_kernel
 
     m = data.matrix
-    loss = loss_kernel(m.indptr, m.indices, m.data, np.ascontiguousarray(x, np.float32),
-                       np.ascontiguousarray(y, np.float32), np.full(m.shape[0], lam),
-                       np.full(m.shape[1], lam), 1.0, objective.confidence_code, 0.0,
-                       objective.target_code)  # fmt: skip
+    loss = loss_kernel(
+        m.indptr,
+        m.indices,
+        m.data,
+        np.ascontiguousarray(x, np.float32),
+        np.ascontiguousarray(y, np.float32),
+        np.full(m.shape[0], lam),
+        np.full(m.shape[1], lam),
+        1.0,
+        objective.confidence_code,
+        0.0,
+        objective.target_code,
+    )
     return {"seconds": seconds, "loss": loss, "peak_mib": peak_mib()}
 
 
@@ -167,8 +204,12 @@ def gemm_peak(task: dict) -> dict:
         best = max(best, 2 * size**3 / (time.perf_counter() - start) / 1e9)
     from threadpoolctl import threadpool_info
 
-    return {"gflops": best, "blas": [(i["internal_api"], i.get("architecture"), i["num_threads"])
-                                     for i in threadpool_info()]}  # fmt: skip
+    return {
+        "gflops": best,
+        "blas": [
+            (i["internal_api"], i.get("architecture"), i["num_threads"]) for i in threadpool_info()
+        ],
+    }
 
 
 def peak_mib() -> float:

@@ -75,8 +75,12 @@ def test_parse_metric():
     assert parse_metric("NDCG@20") == Metric("ndcg", 20)
     assert parse_metric("auc").name == "AUC"
     assert parse_metric("map@10").name == "MAP@10"
-    for bad, message in [("ndcg", "needs a cut-off"), ("auc@5", "takes no @k"),
-                         ("foo@3", "unknown metric"), ("ndcg@0", "at least 1")]:  # fmt: skip
+    for bad, message in [
+        ("ndcg", "needs a cut-off"),
+        ("auc@5", "takes no @k"),
+        ("foo@3", "unknown metric"),
+        ("ndcg@0", "at least 1"),
+    ]:
         with pytest.raises(ParameterError, match=message):
             parse_metric(bad)
 
@@ -134,7 +138,9 @@ def test_permuting_candidates_with_their_keys_changes_nothing(gains, seed):
 def test_expected_ndcg_of_all_tied_scores_matches_analytic_value():
     gains = np.array([5.0, 3.0, 0.0, 0.0, 0.0, 0.0])  # relevant items listed first
     rng = np.random.default_rng(0)
-    draws = [ranking_values(gains[top_k_order(np.zeros(6), rng.random(6), 6)], gains,
-                            Metric("ndcg", 6)) for _ in range(4000)]  # fmt: skip
+    draws = [
+        ranking_values(gains[top_k_order(np.zeros(6), rng.random(6), 6)], gains, Metric("ndcg", 6))
+        for _ in range(4000)
+    ]
     expected = gains.mean() * sum(1 / math.log2(i + 1) for i in range(1, 7)) / dcg([5.0, 3.0])
     assert np.mean(draws) == pytest.approx(expected, abs=0.01)

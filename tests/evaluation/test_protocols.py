@@ -79,8 +79,9 @@ def test_crossfold_holdout_counts_and_keeps_one(data):
 def test_crossfold_fraction_and_last_by_time(data):
     fold = UserCrossFold(n_folds=2, fraction=0.5).split(data, 0)[0]
     counts = data.user_counts()[fold.users]
-    np.testing.assert_array_equal(np.diff(fold.indptr), np.minimum(np.ceil(counts * 0.5),
-                                                                    counts - 1))  # fmt: skip
+    np.testing.assert_array_equal(
+        np.diff(fold.indptr), np.minimum(np.ceil(counts * 0.5), counts - 1)
+    )
     fold = UserCrossFold(n_folds=2, last=2).split(data, 0)[0]
     frame = data.to_dataframe()
     for position, user in enumerate(fold.users):

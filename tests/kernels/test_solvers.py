@@ -32,8 +32,18 @@ def random_csr(n_rows, n_cols, density, seed, long_row=True):
 
 def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None):
     chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
-    args = (matrix.indptr, matrix.indices, matrix.data, other, reg, w0,
-            CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt], chunks)  # fmt: skip
+    args = (
+        matrix.indptr,
+        matrix.indices,
+        matrix.data,
+        other,
+        reg,
+        w0,
+        CONFIDENCE_CODES[conf],
+        alpha,
+        TARGET_CODES[tgt],
+        chunks,
+    )
     if kind == "cg":
         return solve_cg(*args, steps, out)
     return solve_cholesky(*args, out, short_max=short_max)
@@ -48,10 +58,12 @@ def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
     other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
     reg = np.linspace(0.1, 2.0, matrix.shape[0])
     out = np.zeros((matrix.shape[0], 6), dtype=dtype)
-    failed = run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, out,
-                        short_max=short_max)  # fmt: skip
-    expected = ref.solve_rows(matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha,
-                              TARGET_CODES[tgt])  # fmt: skip
+    failed = run_solver(
+        "cholesky", matrix, other, reg, w0, conf, alpha, tgt, out, short_max=short_max
+    )
+    expected = ref.solve_rows(
+        matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
+    )
     assert failed == 0
     tol = 1e-4 if dtype == np.float32 else 1e-9
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
@@ -110,8 +122,9 @@ def test_singular_rows_are_counted_not_hidden():
     matrix = sp.csr_matrix(np.array([[1, 0, 0], [1, 2, 0]], dtype=np.float32))
     other = np.ones((3, 2))  # rank one: every A_u is singular without regularisation
     out = np.zeros((2, 2))
-    failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out,
-                        short_max=0)  # fmt: skip
+    failed = run_solver(
+        "cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out, short_max=0
+    )
     assert failed == 2
     out = np.zeros((2, 2))
     failed = run_solver("cholesky", matrix, other, np.zeros(2), 0.0, "one", 0.0, "value", out)
@@ -125,10 +138,22 @@ def test_loss_kernel_equals_dense_objective(setting):
     rng = np.random.default_rng(10)
     x, y = rng.normal(size=(20, 3)), rng.normal(size=(15, 3))
     user_reg, item_reg = rng.random(20), rng.random(15)
-    fast = objective(matrix.indptr, matrix.indices, matrix.data, x, y, user_reg, item_reg,
-                     w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt])  # fmt: skip
-    dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, w0, CONFIDENCE_CODES[conf],
-                                alpha, TARGET_CODES[tgt])  # fmt: skip
+    fast = objective(
+        matrix.indptr,
+        matrix.indices,
+        matrix.data,
+        x,
+        y,
+        user_reg,
+        item_reg,
+        w0,
+        CONFIDENCE_CODES[conf],
+        alpha,
+        TARGET_CODES[tgt],
+    )
+    dense = ref.dense_objective(
+        matrix, x, y, user_reg, item_reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
+    )
     assert fast == pytest.approx(dense, rel=1e-10)
 
 

@@ -8,8 +8,17 @@ def run(scores, rows, exclude, banned, n, threshold=-np.inf):
     index = np.empty((scores.shape[0], n), np.int64)
     best = np.empty((scores.shape[0], n))
     exclude = sp.csr_matrix(exclude)
-    top_n(scores.copy(), np.asarray(rows, np.int64), exclude.indptr, exclude.indices,
-          np.asarray(banned, np.int64), n, threshold, index, best)  # fmt: skip
+    top_n(
+        scores.copy(),
+        np.asarray(rows, np.int64),
+        exclude.indptr,
+        exclude.indices,
+        np.asarray(banned, np.int64),
+        n,
+        threshold,
+        index,
+        best,
+    )
     return index, best
 
 

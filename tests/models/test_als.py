@@ -35,9 +35,15 @@ def test_objective_never_increases_across_half_steps(preset):
     objective = model.objective_
     rng = np.random.default_rng(1)
     trainer = Trainer(
-        data, data.matrix.data.astype(np.float64), data.item_user.data.astype(np.float64),
-        objective, np.zeros((60, 5)), rng.normal(scale=0.1, size=(40, 5)), "cholesky", 3,
-    )  # fmt: skip
+        data,
+        data.matrix.data.astype(np.float64),
+        data.item_user.data.astype(np.float64),
+        objective,
+        np.zeros((60, 5)),
+        rng.normal(scale=0.1, size=(40, 5)),
+        "cholesky",
+        3,
+    )
     trainer.solve_users()
     losses = [trainer.loss()]
     for _ in range(6):
@@ -55,18 +61,37 @@ def test_half_steps_equal_dense_ridge_solutions(preset):
     model = ALS(preset, factors=4, iterations=1, dtype="float64", random_state=3)
     objective = model.resolved_objective()
     y = np.random.default_rng(2).normal(size=(40, 4))
-    trainer = Trainer(data, data.matrix.data.astype(np.float64),
-                      data.item_user.data.astype(np.float64), objective, np.zeros((60, 4)),
-                      y.copy(), "cholesky", 3)  # fmt: skip
+    trainer = Trainer(
+        data,
+        data.matrix.data.astype(np.float64),
+        data.item_user.data.astype(np.float64),
+        objective,
+        np.zeros((60, 4)),
+        y.copy(),
+        "cholesky",
+        3,
+    )
     trainer.solve_users()
-    expected_x = ref.solve_rows(data.matrix, y, trainer.user_reg, objective.unobserved_weight,
-                                objective.confidence_code, objective.alpha,
-                                objective.target_code)  # fmt: skip
+    expected_x = ref.solve_rows(
+        data.matrix,
+        y,
+        trainer.user_reg,
+        objective.unobserved_weight,
+        objective.confidence_code,
+        objective.alpha,
+        objective.target_code,
+    )
     np.testing.assert_allclose(trainer.x, expected_x, rtol=1e-9, atol=1e-10)
     trainer.solve_items()
-    expected_y = ref.solve_rows(data.item_user, trainer.x, trainer.item_reg,
-                                objective.unobserved_weight, objective.confidence_code,
-                                objective.alpha, objective.target_code)  # fmt: skip
+    expected_y = ref.solve_rows(
+        data.item_user,
+        trainer.x,
+        trainer.item_reg,
+        objective.unobserved_weight,
+        objective.confidence_code,
+        objective.alpha,
+        objective.target_code,
+    )
     np.testing.assert_allclose(trainer.y, expected_y, rtol=1e-9, atol=1e-10)
 
 
@@ -80,8 +105,9 @@ def test_explicit_regularisation_is_count_scaled_like_spark():
 def test_zeros_preset_fits_the_blogs_dense_als():
     data = small_ratings()
     k, lam = 4, 0.001
-    model = ALS("zeros", factors=k, regularization=lam, iterations=3, dtype="float64",
-                random_state=5).fit(data)  # fmt: skip
+    model = ALS(
+        "zeros", factors=k, regularization=lam, iterations=3, dtype="float64", random_state=5
+    ).fit(data)
     # replay the blog's dense updates from the same starting item factors
     v = np.random.default_rng(5).standard_normal((data.n_items, k)) * 0.01
     r = data.matrix.toarray()
@@ -97,8 +123,9 @@ def test_planted_low_rank_data_is_recovered_to_noise_level():
     rng = np.random.default_rng(0)
     test = rng.random(data.nnz) < 0.1
     train = data.filter(~test)
-    model = ALS("explicit", factors=4, regularization=0.002, iterations=25,
-                use_biases=False, random_state=0).fit(train)  # fmt: skip
+    model = ALS(
+        "explicit", factors=4, regularization=0.002, iterations=25, use_biases=False, random_state=0
+    ).fit(train)
     heldout = data.filter(test).to_dataframe()
     predicted = model.predict(heldout["user"], heldout["item"])
     rmse = np.sqrt(np.mean((predicted - heldout["rating"]) ** 2))
@@ -108,10 +135,12 @@ def test_planted_low_rank_data_is_recovered_to_noise_level():
 
 @pytest.mark.parametrize("solver", ["cholesky", "cg"])
 def test_same_seed_same_factors_across_runs_and_thread_counts(small, solver):
-    a = ALS("implicit", factors=8, iterations=3, solver=solver, random_state=4,
-            num_threads=1).fit(small)  # fmt: skip
-    b = ALS("implicit", factors=8, iterations=3, solver=solver, random_state=4,
-            num_threads=0).fit(small)  # fmt: skip
+    a = ALS("implicit", factors=8, iterations=3, solver=solver, random_state=4, num_threads=1).fit(
+        small
+    )
+    b = ALS("implicit", factors=8, iterations=3, solver=solver, random_state=4, num_threads=0).fit(
+        small
+    )
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
     c = ALS("implicit", factors=8, iterations=3, solver=solver, random_state=5).fit(small)
@@ -120,8 +149,9 @@ def test_same_seed_same_factors_across_runs_and_thread_counts(small, solver):
 
 def test_cg_reaches_cholesky_loss(small):
     chol = ALS("implicit", factors=8, iterations=10, random_state=0).fit(small)
-    cg = ALS("implicit", factors=8, iterations=10, solver="cg", cg_steps=8,
-             random_state=0).fit(small)  # fmt: skip
+    cg = ALS("implicit", factors=8, iterations=10, solver="cg", cg_steps=8, random_state=0).fit(
+        small
+    )
     assert cg.loss_history_[-1] == pytest.approx(chol.loss_history_[-1], rel=1e-3)
 
 

@@ -87,8 +87,12 @@ def test_predict_explicit_scale_and_unknowns(explicit, data):
     predicted = explicit.predict(frame["user"], frame["item"])
     assert np.sqrt(np.mean((predicted - frame["rating"]) ** 2)) < frame["rating"].std()
     u, i = explicit.user_index(["u1"])[0], explicit.item_index([105])[0]
-    manual = (explicit.global_bias_ + explicit.user_bias_[u] + explicit.item_bias_[i]
-              + explicit.user_factors_[u] @ explicit.item_factors_[i])  # fmt: skip
+    manual = (
+        explicit.global_bias_
+        + explicit.user_bias_[u]
+        + explicit.item_bias_[i]
+        + explicit.user_factors_[u] @ explicit.item_factors_[i]
+    )
     assert explicit.predict(["u1"], [105])[0] == pytest.approx(manual, rel=1e-5)
     # the ranking score includes the biases too
     recs = explicit.recommend("u1", n=30, filter_seen=False)
@@ -117,9 +121,15 @@ def test_fold_in_solves_the_users_ridge_against_fixed_items(model, data):
     vector, bias = model.fold_in(data.item_ids[row.indices], row.data)
     objective = model.objective_
     reg = objective.row_regularization(np.array([row.nnz]), data.n_items)
-    expected = ref.solve_rows(row, model.item_factors_, reg, objective.unobserved_weight,
-                              objective.confidence_code, objective.alpha,
-                              objective.target_code)[0]  # fmt: skip
+    expected = ref.solve_rows(
+        row,
+        model.item_factors_,
+        reg,
+        objective.unobserved_weight,
+        objective.confidence_code,
+        objective.alpha,
+        objective.target_code,
+    )[0]
     np.testing.assert_allclose(vector, expected, rtol=1e-4, atol=1e-6)
     assert bias == 0.0
     # one more user half-step would give every training user exactly this vector

@@ -90,3 +90,59 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def parse_value(text: str) -> Any:
+    """A CLI value as int, float, bool, None or string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_model_spec(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``"zeros:factors=48,unobserved_weight=0.2"`` -> (label, name, params).
+
+    A label may be given as ``label=name:...``; it defaults to the spec itself.
+    """
+    label, _, rest = spec.partition("=") if "=" in spec.split(":")[0] else ("", "", spec)
+    name, _, params_text = rest.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, (p.strip() for p in params_text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise fail(f"model option {item!r} in {spec!r} needs the form key=value.")
+        params[key.strip()] = parse_value(value)
+    return label or spec, name.strip(), params
+
+
+def parse_grid(text: str) -> dict[str, list[Any]]:
+    """``"factors=32,64;regularization=0.01,0.1"`` -> {"factors": [32, 64], ...}."""
+    grid: dict[str, list[Any]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, values = part.partition("=")
+        if not sep or not values.strip():
+            raise fail(f"grid entry {part!r} needs the form name=v1,v2,...")
+        grid[key.strip()] = [parse_value(v) for v in values.split(",")]
+    if not grid:
+        raise fail("--grid is empty; e.g. --grid 'factors=32,64;regularization=0.01,0.1'.")
+    return grid
+
+
+def coerce_id(value: str, ids) -> Any:
+    """A command-line id in the type of the model's ids (1 and "1" differ)."""
+    import numpy as np
+
+    if np.asarray(ids).dtype.kind in "iu":
+        try:
+            return int(value)
+        except ValueError:
+            raise fail(f"id {value!r} is not a whole number, but this model's ids are.") from None
+    return value

@@ -80,12 +80,10 @@ class DataStats:
                 f"users with > {threshold:<5} {count:,} ({count / max(self.n_users, 1):.1%})"
             )
         if self.rating_distribution:
-            lines.append(
-                "rating values      "
-                + ", ".join(
-                    f"{value:g}: {count:,}" for value, count in self.rating_distribution.items()
-                )
-            )
+            pairs = [f"{value:g}: {count:,}" for value, count in self.rating_distribution.items()]
+            for start in range(0, len(pairs), 5):  # five values a line keeps it readable
+                label = "rating values" if start == 0 else ""
+                lines.append(f"{label:<19}" + ", ".join(pairs[start : start + 5]))
         return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ Evaluation talks to models only through their public API (``get_params``,
 
 from alsrec.evaluation.compare import Comparison, bootstrap_mean_interval, paired_comparison
 from alsrec.evaluation.metrics import Metric, parse_metric
+from alsrec.evaluation.peers import ImplicitALS
 from alsrec.evaluation.protocols import (
     PROTOCOLS,
     BlogProtocol,
@@ -15,6 +16,7 @@ from alsrec.evaluation.protocols import (
     UserCrossFold,
 )
 from alsrec.evaluation.runner import CVResult, cross_validate
+from alsrec.evaluation.tuning import SearchResult, Tuned, search
 
 __all__ = [
     "PROTOCOLS",
@@ -22,12 +24,16 @@ __all__ = [
     "CVResult",
     "Comparison",
     "Fold",
+    "ImplicitALS",
     "Metric",
     "RandomHoldout",
+    "SearchResult",
     "TemporalSplit",
+    "Tuned",
     "UserCrossFold",
     "bootstrap_mean_interval",
     "cross_validate",
     "paired_comparison",
     "parse_metric",
+    "search",
 ]

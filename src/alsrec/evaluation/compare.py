@@ -87,9 +87,14 @@ class Comparison:
 
 
 def paired_comparison(
-    result, model_a: str, model_b: str, metric: Metric, confidence: float = 0.95,
-    n_boot: int = 2000, seed: int = 0,
-) -> Comparison:  # fmt: skip
+    result,
+    model_a: str,
+    model_b: str,
+    metric: Metric,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> Comparison:
     """Compare two models of a :class:`~alsrec.evaluation.runner.CVResult` user by user."""
     from scipy.stats import wilcoxon
 
@@ -107,6 +112,15 @@ def paired_comparison(
         p_value = 1.0
     else:
         p_value = float(wilcoxon(differences, zero_method="wilcox").pvalue)
-    return Comparison(model_a, model_b, metric.name, metric.higher_is_better,
-                      float(differences.mean()) if len(differences) else float("nan"), low,
-                      high, confidence, p_value, len(differences))  # fmt: skip
+    return Comparison(
+        model_a,
+        model_b,
+        metric.name,
+        metric.higher_is_better,
+        float(differences.mean()) if len(differences) else float("nan"),
+        low,
+        high,
+        confidence,
+        p_value,
+        len(differences),
+    )

@@ -57,8 +57,15 @@ class Metric:
     @property
     def name(self) -> str:
         """Canonical label, e.g. ``NDCG@20``."""
-        label = {"ndcg": "NDCG", "ndcg_binary": "NDCG-binary", "map": "MAP", "mrr": "MRR",
-                 "auc": "AUC", "rmse": "RMSE", "mae": "MAE"}.get(self.kind, self.kind)  # fmt: skip
+        label = {
+            "ndcg": "NDCG",
+            "ndcg_binary": "NDCG-binary",
+            "map": "MAP",
+            "mrr": "MRR",
+            "auc": "AUC",
+            "rmse": "RMSE",
+            "mae": "MAE",
+        }.get(self.kind, self.kind)
         return f"{label}@{self.k}" if self.k is not None else label
 
     @property

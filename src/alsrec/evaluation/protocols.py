@@ -79,9 +79,15 @@ def _held_out_fold(
     users, counts = np.unique(rows, return_counts=True)
     indptr = np.concatenate([[0], np.cumsum(counts)])
     return Fold(
-        index, data.filter(~test_mask), users, indptr, data.matrix.indices[test_mask].astype(
-            np.int64), data.matrix.data[test_mask].astype(np.float64), True, info or {},
-    )  # fmt: skip
+        index,
+        data.filter(~test_mask),
+        users,
+        indptr,
+        data.matrix.indices[test_mask].astype(np.int64),
+        data.matrix.data[test_mask].astype(np.float64),
+        True,
+        info or {},
+    )
 
 
 class BlogProtocol:
@@ -148,8 +154,18 @@ class BlogProtocol:
             indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
             items = np.concatenate([candidates[u][0] for u in test_users])
             gains = np.concatenate([candidates[u][1] for u in test_users])
-            folds.append(Fold(index, train, test_users, indptr, items, gains, False,
-                              {"protocol": "blog", "faithful": self.faithful}))  # fmt: skip
+            folds.append(
+                Fold(
+                    index,
+                    train,
+                    test_users,
+                    indptr,
+                    items,
+                    gains,
+                    False,
+                    {"protocol": "blog", "faithful": self.faithful},
+                )
+            )
         return folds
 
 

@@ -116,8 +116,9 @@ class CVResult:
     def user_means(self, metric: str | Metric) -> pd.DataFrame:
         """Users x models table of the metric, averaged over seeds."""
         name = parse_metric(metric).name
-        table = self.per_user.pivot_table(index="user", columns="model", values=name,
-                                          aggfunc="mean", dropna=False)  # fmt: skip
+        table = self.per_user.pivot_table(
+            index="user", columns="model", values=name, aggfunc="mean", dropna=False
+        )
         return table[[m for m in self.models if m in table.columns]]
 
     def summary(self, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -134,20 +135,36 @@ class CVResult:
             if not metric.per_user:
                 folds = self.per_fold.groupby("model", sort=False)[metric.name]
                 for model, series in folds:
-                    rows.append({"model": model, "metric": metric.name, "mean": series.mean(),
-                                 "std": series.std(ddof=0), "ci_low": np.nan, "ci_high": np.nan,
-                                 "n_users": np.nan, "n_excluded": np.nan})  # fmt: skip
+                    rows.append(
+                        {
+                            "model": model,
+                            "metric": metric.name,
+                            "mean": series.mean(),
+                            "std": series.std(ddof=0),
+                            "ci_low": np.nan,
+                            "ci_high": np.nan,
+                            "n_users": np.nan,
+                            "n_excluded": np.nan,
+                        }
+                    )
                 continue
             table = self.user_means(metric)
             for model in table.columns:
                 values = table[model].to_numpy()
                 kept = values[np.isfinite(values)]
                 low, high = bootstrap_mean_interval(kept, confidence, n_boot, seed)
-                rows.append({
-                    "model": model, "metric": metric.name, "mean": kept.mean() if len(kept) else
-                    np.nan, "std": kept.std() if len(kept) else np.nan, "ci_low": low,
-                    "ci_high": high, "n_users": len(kept), "n_excluded": len(values) - len(kept),
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "model": model,
+                        "metric": metric.name,
+                        "mean": kept.mean() if len(kept) else np.nan,
+                        "std": kept.std() if len(kept) else np.nan,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "n_users": len(kept),
+                        "n_excluded": len(values) - len(kept),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def compare(self, model_a: str, model_b: str, metric: str | Metric | None = None, **kwargs):
@@ -223,8 +240,15 @@ def cross_validate(
                     frame.insert(0, "seed", seed)
                     frame.insert(0, "model", name)
                     user_frames.append(frame)
-                    fold_rows.append({"model": name, "seed": seed, "fold": fold.index,
-                                      "fit_seconds": fit_seconds, **model_level})  # fmt: skip
+                    fold_rows.append(
+                        {
+                            "model": name,
+                            "seed": seed,
+                            "fold": fold.index,
+                            "fit_seconds": fit_seconds,
+                            **model_level,
+                        }
+                    )
                     if bar is not None:
                         bar.update(1)
     finally:

@@ -246,9 +246,25 @@ def _solve_cholesky(
                 out[row, :] = 0.0  # no data and no prior: the minimum-norm answer
                 continue
             if end - start <= short_max and _woodbury_row(
-                start, end, indices, values, rotated, rotation, eigenvalues, reg[row], w0,
-                conf_mode, alpha, target_mode, u, s, t, b, xt, out[row],
-            ):  # fmt: skip
+                start,
+                end,
+                indices,
+                values,
+                rotated,
+                rotation,
+                eigenvalues,
+                reg[row],
+                w0,
+                conf_mode,
+                alpha,
+                target_mode,
+                u,
+                s,
+                t,
+                b,
+                xt,
+                out[row],
+            ):
                 continue
             a[:, :] = gram
             for j in range(k):
@@ -349,18 +365,35 @@ def solve_cholesky(
         if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
             return len(reg)  # singular: no row can be solved
         rhs = np.empty((len(indptr) - 1, k), dtype=np.float64)
-        _weighted_targets_times(indptr, indices, values, other, conf_mode, float(alpha),
-                                target_mode, rhs)  # fmt: skip
+        _weighted_targets_times(
+            indptr, indices, values, other, conf_mode, float(alpha), target_mode, rhs
+        )
         out[:] = rhs @ np.linalg.inv(system)  # k x k inverse, then one gemm for all rows
         return 0
     eigenvalues, rotation = np.linalg.eigh(gram)
     eigenvalues = np.maximum(eigenvalues, 0.0)  # a Gramian is PSD; clip rounding
     rotated = np.ascontiguousarray(other @ rotation.astype(other.dtype))
     short_max = k // 2 if short_max is None else int(short_max)
-    return int(_solve_cholesky(
-        indptr, indices, values, other, gram, reg, float(w0), conf_mode, float(alpha),
-        target_mode, chunks, rotated, rotation, eigenvalues, short_max, out,
-    ))  # fmt: skip
+    return int(
+        _solve_cholesky(
+            indptr,
+            indices,
+            values,
+            other,
+            gram,
+            reg,
+            float(w0),
+            conf_mode,
+            float(alpha),
+            target_mode,
+            chunks,
+            rotated,
+            rotation,
+            eigenvalues,
+            short_max,
+            out,
+        )
+    )
 
 
 def solve_cg(
@@ -375,10 +408,23 @@ def solve_cg(
     """
     k = other.shape[1]
     gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
-    return int(_solve_cg(
-        indptr, indices, values, other, gram, reg, float(w0), conf_mode, float(alpha),
-        target_mode, chunks, int(steps), out,
-    ))  # fmt: skip
+    return int(
+        _solve_cg(
+            indptr,
+            indices,
+            values,
+            other,
+            gram,
+            reg,
+            float(w0),
+            conf_mode,
+            float(alpha),
+            target_mode,
+            chunks,
+            int(steps),
+            out,
+        )
+    )
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")

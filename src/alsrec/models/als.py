@@ -77,9 +77,17 @@ class Trainer:
     def _solve(self, matrix, values, other, reg, chunks, out) -> int:
         o = self.objective
         args = (
-            matrix.indptr, matrix.indices, values, other, reg, o.unobserved_weight,
-            o.confidence_code, o.alpha, o.target_code, chunks,
-        )  # fmt: skip
+            matrix.indptr,
+            matrix.indices,
+            values,
+            other,
+            reg,
+            o.unobserved_weight,
+            o.confidence_code,
+            o.alpha,
+            o.target_code,
+            chunks,
+        )
         if self.solver == "cg":
             return solve_cg(*args, self.cg_steps, out)
         return solve_cholesky(*args, out)
@@ -101,9 +109,18 @@ class Trainer:
         o = self.objective
         m = self.user_matrix
         return objective(
-            m.indptr, m.indices, self.user_values, self.x, self.y, self.user_reg, self.item_reg,
-            float(o.unobserved_weight), o.confidence_code, float(o.alpha), o.target_code,
-        )  # fmt: skip
+            m.indptr,
+            m.indices,
+            self.user_values,
+            self.x,
+            self.y,
+            self.user_reg,
+            self.item_reg,
+            float(o.unobserved_weight),
+            o.confidence_code,
+            float(o.alpha),
+            o.target_code,
+        )
 
 
 def fit_biases(
@@ -189,8 +206,12 @@ class ALS(FactorModel):
     3
     """
 
-    _fitted_attributes = (*FactorModel._fitted_attributes, "loss_history_", "n_iter_",
-                          "fit_seconds_")  # fmt: skip
+    _fitted_attributes = (
+        *FactorModel._fitted_attributes,
+        "loss_history_",
+        "n_iter_",
+        "fit_seconds_",
+    )
 
     def __init__(
         self,
@@ -311,9 +332,15 @@ class ALS(FactorModel):
         item_factors = rng.standard_normal((data.n_items, k), dtype=dtype)
         item_factors *= 0.01  # small: the first user half-step is then close to plain ridge
         trainer = Trainer(
-            data, user_values, item_values, objective, user_factors, item_factors,
-            self.solver, self.cg_steps,
-        )  # fmt: skip
+            data,
+            user_values,
+            item_values,
+            objective,
+            user_factors,
+            item_factors,
+            self.solver,
+            self.cg_steps,
+        )
         history: list[float] = []
         start = time.perf_counter()
         bar = _progress(iterations, self.show_progress)
@@ -339,9 +366,14 @@ class ALS(FactorModel):
             if bar is not None:
                 bar.close()
         self._set_fitted(
-            data, trainer.x, trainer.y, global_bias=mu, user_bias=user_bias,
-            item_bias=item_bias, objective=objective,
-        )  # fmt: skip
+            data,
+            trainer.x,
+            trainer.y,
+            global_bias=mu,
+            user_bias=user_bias,
+            item_bias=item_bias,
+            objective=objective,
+        )
         self.loss_history_ = history
         self.n_iter_ = len(history)
         self.fit_seconds_ = time.perf_counter() - start

@@ -58,9 +58,17 @@ class FactorModel:
     item_titles_: np.ndarray | None
 
     _fitted_attributes = (
-        "user_factors_", "item_factors_", "user_ids_", "item_ids_", "global_bias_",
-        "user_bias_", "item_bias_", "objective_", "seen_", "item_titles_",
-    )  # fmt: skip
+        "user_factors_",
+        "item_factors_",
+        "user_ids_",
+        "item_ids_",
+        "global_bias_",
+        "user_bias_",
+        "item_bias_",
+        "objective_",
+        "seen_",
+        "item_titles_",
+    )
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:
@@ -328,9 +336,16 @@ class FactorModel:
             )
             scores = block_rows @ y_used.T
             top_n(
-                scores, users[start:stop].astype(np.int64), seen.indptr, seen.indices, banned,
-                n, limit, all_index[start:stop], all_scores[start:stop],
-            )  # fmt: skip
+                scores,
+                users[start:stop].astype(np.int64),
+                seen.indptr,
+                seen.indices,
+                banned,
+                n,
+                limit,
+                all_index[start:stop],
+                all_scores[start:stop],
+            )
         if candidates is not None:
             valid = all_index >= 0
             all_index[valid] = candidates[all_index[valid]]
@@ -374,8 +389,17 @@ class FactorModel:
         index = np.empty((1, n), dtype=np.int64)
         scores = np.empty((1, n), dtype=np.float64)
         no_rows = np.zeros(1, dtype=np.int64)
-        top_n(cosine[None, :], np.full(1, -1, np.int64), no_rows, no_rows,
-              np.array([item], np.int64), n, -np.inf, index, scores)  # fmt: skip
+        top_n(
+            cosine[None, :],
+            np.full(1, -1, np.int64),
+            no_rows,
+            no_rows,
+            np.array([item], np.int64),
+            n,
+            -np.inf,
+            index,
+            scores,
+        )
         valid = index[0] >= 0
         frame = pd.DataFrame(
             {"item": self.item_ids_[index[0][valid]], "similarity": scores[0][valid]}
@@ -427,10 +451,18 @@ class FactorModel:
         factors = self.item_factors_
         out = np.zeros((1, factors.shape[1]), dtype=factors.dtype)
         failed = solve_cholesky(
-            indptr, items.astype(np.int64), values.astype(factors.dtype), factors, reg,
-            objective.unobserved_weight, objective.confidence_code, objective.alpha,
-            objective.target_code, np.array([0, 1], dtype=np.int64), out,
-        )  # fmt: skip
+            indptr,
+            items.astype(np.int64),
+            values.astype(factors.dtype),
+            factors,
+            reg,
+            objective.unobserved_weight,
+            objective.confidence_code,
+            objective.alpha,
+            objective.target_code,
+            np.array([0, 1], dtype=np.int64),
+            out,
+        )
         if failed:
             raise DataError(
                 "the new user's ridge system is singular (too few ratings with regularization 0)."

@@ -42,8 +42,11 @@ def _model_classes() -> dict[str, type]:
     from alsrec.models.baselines import Popularity, RandomModel
 
     classes: dict[str, type] = {
-        "FactorModel": FactorModel, "ALS": ALS, "Popularity": Popularity, "Random": RandomModel,
-    }  # fmt: skip
+        "FactorModel": FactorModel,
+        "ALS": ALS,
+        "Popularity": Popularity,
+        "Random": RandomModel,
+    }
     try:
         from alsrec.spark import SparkALS
 
@@ -199,8 +202,15 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
         raise ModelFileError(
             f"{path} holds a {manifest.get('class')!r} model, which this alsrec does not know."
         )
-    required = {"user_factors", "item_factors", "user_ids", "item_ids", "seen_indptr",
-                "seen_indices", "seen_data"}  # fmt: skip
+    required = {
+        "user_factors",
+        "item_factors",
+        "user_ids",
+        "item_ids",
+        "seen_indptr",
+        "seen_indices",
+        "seen_data",
+    }
     if not required <= arrays.keys():
         raise ModelFileError(f"{path} lacks arrays {sorted(required - arrays.keys())}.")
     params = manifest.get("params") or {}
