@@ -172,6 +172,9 @@ class ALS(FactorModel):
         nu: lambda_u = lambda * (n_u + w0 * n_items) ** nu (ALS-WR and Spark: 1).
     use_biases : bool, optional
         Fit mu, b_u, b_i first and factorise the residual (explicit: True).
+    count_unobserved : bool, optional
+        Count ``w0 * n_items`` in the regularisation scaling (default True);
+        False scales by observed counts only, as Spark does.
     iterations : int, optional
         Full alternations (explicit/implicit 15, zeros 20).
     solver : {"cholesky", "cg"}
@@ -224,6 +227,7 @@ class ALS(FactorModel):
         target: str | None = None,
         reg_exponent: float | None = None,
         use_biases: bool | None = None,
+        count_unobserved: bool | None = None,
         iterations: int | None = None,
         solver: Literal["cholesky", "cg"] = "cholesky",
         cg_steps: int = 3,
@@ -245,6 +249,7 @@ class ALS(FactorModel):
         self.target = target
         self.reg_exponent = reg_exponent
         self.use_biases = use_biases
+        self.count_unobserved = count_unobserved
         self.iterations = iterations
         self.solver = solver
         self.cg_steps = cg_steps
@@ -269,6 +274,7 @@ class ALS(FactorModel):
             regularization=self.regularization,
             reg_exponent=self.reg_exponent,
             use_biases=self.use_biases,
+            count_unobserved=self.count_unobserved,
         )
 
     def _settings(self) -> tuple[Objective, int, int, np.dtype]:

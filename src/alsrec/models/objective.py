@@ -58,6 +58,9 @@ class Objective:
         Fit mu, b_u, b_i first (damped means) and factorise the residual.
     bias_damping : float
         Damping of the bias means (shrinks rare users and items to 0).
+    count_unobserved : bool
+        Include ``w0 * n_other`` in the count that scales lambda (DESIGN.md's
+        formula); False scales by the observed count alone, as Spark does.
     """
 
     unobserved_weight: float
@@ -68,6 +71,7 @@ class Objective:
     reg_exponent: float
     use_biases: bool
     bias_damping: float = 5.0
+    count_unobserved: bool = True
 
     @property
     def confidence_code(self) -> int:
@@ -81,7 +85,9 @@ class Objective:
 
     def row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
         """lambda_u for rows with ``counts`` observed cells against ``n_other`` columns."""
-        base = counts.astype(np.float64) + self.unobserved_weight * n_other
+        base = counts.astype(np.float64)
+        if self.count_unobserved:
+            base = base + self.unobserved_weight * n_other
         if self.reg_exponent == 0.0:
             return np.full(len(counts), self.regularization, dtype=np.float64)
         return self.regularization * base**self.reg_exponent
