@@ -20,10 +20,11 @@ from alsrec.evaluation.compare import Comparison
 from alsrec.evaluation.metrics import parse_metric
 from alsrec.evaluation.runner import CVResult, clone, cross_validate
 
-# The blog's model and alsrec's best configuration for the blog's protocol (README).
+# alsrec's best configuration for the blog's protocol, chosen by alsrec.evaluation.search
+# on seeds 100 and 101 (never the reported seeds 0-2); see the README.
 BEST_BLOG_PARAMS = {
-    "unobserved_weight": 0.2,
-    "factors": 48,
+    "unobserved_weight": 0.1,
+    "factors": 64,
     "regularization": 0.05,
     "reg_exponent": 1.0,
 }
