@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -317,6 +318,12 @@ class ALS(FactorModel):
         objective, k, iterations, dtype = self._settings()
         if data.nnz == 0:
             raise DataError("the training data holds no interactions.")
+        if k > min(data.shape):
+            warnings.warn(
+                f"factors={k} exceeds min(n_users, n_items)={min(data.shape)}: the extra "
+                f"dimensions can only fit noise; regularization keeps the solution defined.",
+                stacklevel=2,
+            )
         if objective.confidence != "one" and data.matrix.data.min() < 0:
             raise DataError(
                 "implicit confidences need values >= 0, but the data holds negative values; "
