@@ -105,6 +105,13 @@ class Trainer:
             self.item_matrix, self.item_values, self.x, self.item_reg, self.item_chunks, self.y
         )
 
+    def all_finite(self) -> bool:
+        """True while no factor is NaN or infinite."""
+        return bool(np.isfinite(self.x).all() and np.isfinite(self.y).all())
+
+    def factors_to_host(self) -> None:
+        """Factors already live in ``x`` and ``y`` on the CPU path."""
+
     def loss(self) -> float:
         """The exact objective at the current factors."""
         o = self.objective
@@ -122,6 +129,85 @@ class Trainer:
             float(o.alpha),
             o.target_code,
         )
+
+
+class TorchTrainer(Trainer):
+    """The same loop on torch tensors (a CUDA GPU, or torch's CPU device for tests).
+
+    The interaction arrays and both factor matrices live on the device; only
+    ``indptr`` stays on the host too, to plan the padded row buckets.
+    """
+
+    def __init__(self, *args, device: str = "cuda", **kwargs) -> None:
+        import torch
+
+        super().__init__(*args, **kwargs)
+        self.device = torch.device(device)
+
+        def put(array):
+            return torch.as_tensor(np.ascontiguousarray(array), device=self.device)
+
+        self.t_user = (put(self.user_matrix.indices.astype(np.int64)), put(self.user_values))
+        self.t_item = (put(self.item_matrix.indices.astype(np.int64)), put(self.item_values))
+        self.t_user_reg, self.t_item_reg = put(self.user_reg), put(self.item_reg)
+        self.t_x, self.t_y = put(self.x), put(self.y)
+
+    def _torch_solve(self, matrix, arrays, other, reg, out) -> int:
+        from alsrec.kernels import torch_solvers
+
+        o = self.objective
+        return torch_solvers.solve(
+            matrix.indptr,
+            arrays[0],
+            arrays[1],
+            other,
+            reg,
+            o.unobserved_weight,
+            o.confidence_code,
+            o.alpha,
+            o.target_code,
+            out,
+            self.solver,
+            self.cg_steps,
+        )
+
+    def solve_users(self) -> int:
+        """Half-step on the device: every user row given the item factors."""
+        return self._torch_solve(self.user_matrix, self.t_user, self.t_y, self.t_user_reg, self.t_x)
+
+    def solve_items(self) -> int:
+        """Half-step on the device: every item row given the user factors."""
+        return self._torch_solve(self.item_matrix, self.t_item, self.t_x, self.t_item_reg, self.t_y)
+
+    def loss(self) -> float:
+        """The exact objective at the current device factors."""
+        from alsrec.kernels import torch_solvers
+
+        o = self.objective
+        return torch_solvers.objective(
+            self.user_matrix.indptr,
+            self.t_user[0],
+            self.t_user[1],
+            self.t_x,
+            self.t_y,
+            self.t_user_reg,
+            self.t_item_reg,
+            o.unobserved_weight,
+            o.confidence_code,
+            o.alpha,
+            o.target_code,
+        )
+
+    def all_finite(self) -> bool:
+        """True while no device factor is NaN or infinite."""
+        import torch
+
+        return bool(torch.isfinite(self.t_x).all() and torch.isfinite(self.t_y).all())
+
+    def factors_to_host(self) -> None:
+        """Copy the device factors back into ``x`` and ``y``."""
+        self.x = self.t_x.cpu().numpy()
+        self.y = self.t_y.cpu().numpy()
 
 
 def fit_biases(
@@ -199,7 +285,12 @@ class ALS(FactorModel):
     compute_loss : bool
         Evaluate the objective after every iteration (O(nnz k + (m + n) k^2)).
     device : str
-        ``"cpu"``. Asking for a GPU where none is available is an error.
+        ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``. A GPU is only used when
+        asked for, and asking for one where none is available is an error.
+    backend : {"numba", "torch"}, optional
+        Kernels: numba on the CPU (default for ``device="cpu"``) or PyTorch
+        (required for CUDA; ``backend="torch", device="cpu"`` runs the GPU code
+        on torch's CPU device, for testing).
 
     Examples
     --------
@@ -240,6 +331,7 @@ class ALS(FactorModel):
         tol: float | None = None,
         compute_loss: bool = True,
         device: str = "cpu",
+        backend: Literal["numba", "torch"] | None = None,
     ) -> None:
         self.preset = preset
         self.factors = factors
@@ -262,6 +354,7 @@ class ALS(FactorModel):
         self.tol = tol
         self.compute_loss = compute_loss
         self.device = device
+        self.backend = backend
 
     # ------------------------------------------------------------------ settings
     def resolved_objective(self) -> Objective:
@@ -295,12 +388,31 @@ class ALS(FactorModel):
             raise ParameterError(f"dtype={self.dtype!r} must be 'float32' or 'float64'.")
         if self.tol is not None and not self.tol >= 0:
             raise ParameterError(f"tol={self.tol!r} must be >= 0.")
-        if self.device != "cpu":
-            raise ParameterError(
-                f"device={self.device!r}: this build of alsrec trains on the CPU only; "
-                f"use device='cpu'."
-            )
+        self._backend()
         return objective, int(factors), int(iterations), np.dtype(self.dtype)
+
+    def _backend(self) -> str:
+        """``"numba"`` or ``"torch"``, after checking device and backend agree and exist."""
+        device = str(self.device)
+        if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+            raise ParameterError(f"device={self.device!r} must be 'cpu', 'cuda' or 'cuda:N'.")
+        backend = self.backend or ("numba" if device == "cpu" else "torch")
+        if backend not in ("numba", "torch"):
+            raise ParameterError(f"backend={self.backend!r} must be 'numba' or 'torch'.")
+        if backend == "numba" and device != "cpu":
+            raise ParameterError("the numba backend runs on the CPU; use backend='torch' for CUDA.")
+        if backend == "torch":
+            try:
+                import torch
+            except ImportError:
+                raise ParameterError(
+                    f"device={device!r} needs PyTorch: pip install 'alsrec[gpu]'."
+                ) from None
+            if device != "cpu" and not torch.cuda.is_available():
+                raise ParameterError(
+                    f"device={device!r} but no CUDA GPU is available here; use device='cpu'."
+                )
+        return backend
 
     # ------------------------------------------------------------------ fitting
     def fit(self, data: Interactions) -> ALS:
@@ -344,7 +456,7 @@ class ALS(FactorModel):
         user_factors = np.zeros((data.n_users, k), dtype=dtype)
         item_factors = rng.standard_normal((data.n_items, k), dtype=dtype)
         item_factors *= 0.01  # small: the first user half-step is then close to plain ridge
-        trainer = Trainer(
+        trainer_args = (
             data,
             user_values,
             item_values,
@@ -354,6 +466,10 @@ class ALS(FactorModel):
             self.solver,
             self.cg_steps,
         )
+        if self._backend() == "torch":
+            trainer = TorchTrainer(*trainer_args, device=str(self.device))
+        else:
+            trainer = Trainer(*trainer_args)
         history: list[float] = []
         start = time.perf_counter()
         bar = _progress(iterations, self.show_progress)
@@ -378,6 +494,7 @@ class ALS(FactorModel):
         finally:
             if bar is not None:
                 bar.close()
+        trainer.factors_to_host()
         self._set_fitted(
             data,
             trainer.x,
@@ -416,7 +533,7 @@ def _progress(total: int, show: bool):
 
 
 def _check_finite(trainer: Trainer, iteration: int, failed: int, objective: Objective) -> None:
-    if failed == 0 and np.isfinite(trainer.x).all() and np.isfinite(trainer.y).all():
+    if failed == 0 and trainer.all_finite():
         return
     if objective.regularization == 0:
         cause = "regularization is 0, so rows with fewer ratings than factors are singular"
