@@ -14,10 +14,13 @@ def test_explicit_spark_and_alsrec_counterpart_agree_on_rmse(spark, ml_small):
     from alsrec.spark import SparkALS, spark_counterpart
 
     fold = RandomHoldout(0.2).split(ml_small, seed=0)[0]
-    test = pd.DataFrame({
-        "user": fold.train.user_ids[np.repeat(fold.users, np.diff(fold.indptr))],
-        "item": fold.train.item_ids[fold.items], "rating": fold.gains,
-    })  # fmt: skip
+    test = pd.DataFrame(
+        {
+            "user": fold.train.user_ids[np.repeat(fold.users, np.diff(fold.indptr))],
+            "item": fold.train.item_ids[fold.items],
+            "rating": fold.gains,
+        }
+    )
     spark_model = SparkALS(factors=10, regularization=0.1, iterations=10, spark=spark)
     spark_model.fit(fold.train)
     ours = spark_counterpart(spark_model).fit(fold.train)
@@ -60,9 +63,13 @@ def test_spark_model_saves_and_loads_through_alsrec_format(fitted, tmp_path):
 def test_spark_dataframe_input_round_trips_string_ids(spark):
     from alsrec.spark import SparkALS
 
-    pdf = pd.DataFrame({"user": ["ann", "ann", "bob", "cy", "cy", "bob"],
-                        "item": ["x", "y", "x", "z", "y", "w"],
-                        "rating": [5.0, 3.0, 4.0, 2.0, 5.0, 1.0]})  # fmt: skip
+    pdf = pd.DataFrame(
+        {
+            "user": ["ann", "ann", "bob", "cy", "cy", "bob"],
+            "item": ["x", "y", "x", "z", "y", "w"],
+            "rating": [5.0, 3.0, 4.0, 2.0, 5.0, 1.0],
+        }
+    )
     model = SparkALS(factors=2, iterations=3, spark=spark).fit(spark.createDataFrame(pdf))
     assert sorted(model.user_ids_.tolist()) == ["ann", "bob", "cy"]
     assert sorted(model.item_ids_.tolist()) == ["w", "x", "y", "z"]
@@ -87,9 +94,11 @@ def test_spark_is_scored_on_the_same_folds_as_everyone(spark):
     from alsrec.spark import SparkALS
 
     data = generate(60, 30, 600, values="implicit", seed=2).interactions
-    models = {"zeros": ALS("zeros", factors=4, random_state=0),
-              "spark-dense": SparkALS(factors=4, iterations=5, dense=True, spark=spark),
-              "spark": SparkALS(factors=4, iterations=5, spark=spark)}  # fmt: skip
+    models = {
+        "zeros": ALS("zeros", factors=4, random_state=0),
+        "spark-dense": SparkALS(factors=4, iterations=5, dense=True, spark=spark),
+        "spark": SparkALS(factors=4, iterations=5, spark=spark),
+    }
     result = cross_validate(models, data, BlogProtocol(), ["ndcg@10"])
     table = result.per_user
     keys = [table[table["model"] == m][["seed", "fold", "user"]].to_numpy() for m in models]

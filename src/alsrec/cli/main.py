@@ -469,6 +469,7 @@ def demo(
     from alsrec.datasets import load_movielens
     from alsrec.evaluation import BlogProtocol
     from alsrec.evaluation.study import BEST_BLOG_PARAMS, run_study
+    from alsrec.models.objective import BLOG_PARAMS
     from alsrec.models.registry import make_model
 
     data = load_movielens("ml-latest-small", data_dir, progress=sys.stderr.isatty())
@@ -480,9 +481,9 @@ def demo(
         "popularity": make_model("popularity"),
         "random": make_model("random"),
     }
-    if with_spark:
-        models["spark-dense"] = make_model("spark-dense", random_state=0)
-        models["spark"] = make_model("spark", random_state=0)
+    if with_spark:  # the blog's hyperparameters, as alsrec.spark.compare_with_spark uses
+        models["spark-dense"] = make_model("spark-dense", random_state=0, **BLOG_PARAMS)
+        models["spark"] = make_model("spark", random_state=0, **BLOG_PARAMS)
     study = run_study(
         data,
         models,

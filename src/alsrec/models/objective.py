@@ -135,6 +135,10 @@ PRESETS: dict[str, dict] = {
 }
 
 
+# The blog's hyperparameters: the zeros preset's defaults, reused for Spark comparisons.
+BLOG_PARAMS = {key: PRESETS["zeros"][key] for key in ("factors", "regularization", "iterations")}
+
+
 def preset_defaults(preset: str) -> dict:
     """The defaults of ``preset``, or a clear error naming the valid presets."""
     if preset not in PRESETS:

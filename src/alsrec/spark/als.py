@@ -47,11 +47,13 @@ def _quiet_pandas_check():
 def spark_objective(implicit: bool, regularization: float, alpha: float, dense: bool) -> Objective:
     """The alsrec objective that Spark's ALS minimises for these settings."""
     if implicit:
-        return Objective(1.0, "linear", alpha, "one", regularization, 1.0, False,
-                         count_unobserved=False)  # fmt: skip
+        return Objective(
+            1.0, "linear", alpha, "one", regularization, 1.0, False, count_unobserved=False
+        )
     if dense:  # every cell is an explicit rating: the zeros model with lambda * n_items
-        return Objective(1.0, "one", 0.0, "value", regularization, 1.0, False,
-                         count_unobserved=False)  # fmt: skip
+        return Objective(
+            1.0, "one", 0.0, "value", regularization, 1.0, False, count_unobserved=False
+        )
     return Objective(0.0, "one", 0.0, "value", regularization, 1.0, False, count_unobserved=False)
 
 

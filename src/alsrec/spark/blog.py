@@ -10,10 +10,8 @@ from alsrec.evaluation.protocols import BlogProtocol
 from alsrec.evaluation.study import StudyResult, run_study
 from alsrec.models.als import ALS
 from alsrec.models.baselines import Popularity
+from alsrec.models.objective import BLOG_PARAMS
 from alsrec.spark.als import SparkALS
-
-# The blog's hyperparameters, used for every model so the comparison is like for like.
-BLOG_FACTORS, BLOG_REGULARIZATION, BLOG_ITERATIONS = 20, 0.001, 20
 
 
 def compare_with_spark(
@@ -40,8 +38,8 @@ def compare_with_spark(
     include_dense : bool
         Spark on every cell takes minutes on one machine (n_users * n_items rows).
     """
-    common = {"factors": BLOG_FACTORS, "regularization": BLOG_REGULARIZATION,
-              "iterations": BLOG_ITERATIONS, "random_state": 0, "spark": spark}  # fmt: skip
+    # the blog's hyperparameters for every model, so the comparison is like for like
+    common = {**BLOG_PARAMS, "random_state": 0, "spark": spark}
     models: dict[str, Any] = {"alsrec-zeros": ALS("zeros", random_state=0)}
     if include_dense:
         models["spark-dense"] = SparkALS(dense=True, **common)
