@@ -26,12 +26,13 @@ of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 from alsrec.kernels.weights import confidence, target
 
 BLOCK = 128  # rows of Y gathered per gemm
 GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
+ROW_BUFFER_CAP = 1 << 15  # rows of a CG row buffer; longer rows stream through it
 GEMM_MIN_ROWS = 24  # below this, rank-1 updates beat a BLAS call
 PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
 # Reassociation lets LLVM vectorise the dot-product reductions (4-8x); results stay
@@ -106,7 +107,7 @@ def _woodbury_row(
     indices,
     values,
     rotated,
-    rotation,
+    rotation_t,
     eigenvalues,
     reg,
     w0,
@@ -114,10 +115,12 @@ def _woodbury_row(
     alpha,
     target_mode,
     u,
+    scaled,
     s,
     t,
     bt,
     xt,
+    inverse,
     out_row,
 ):
     """Exact solve of a short row through the Woodbury identity; False if not applicable.
@@ -134,8 +137,10 @@ def _woodbury_row(
     """
     k = rotated.shape[1]
     for j in range(k):
-        if not eigenvalues[j] + reg > 0.0:
+        d = eigenvalues[j] + reg
+        if not d > 0.0:
             return False  # D singular (no regularisation): only the general path can tell
+        inverse[j] = 1.0 / d
         bt[j] = 0.0
     n = 0
     for nz in range(start, end):
@@ -151,19 +156,20 @@ def _woodbury_row(
         if weight > 0.0:
             for j in range(k):
                 u[n, j] = rotated[col, j]
-            s[n, n] = 1.0 / weight  # the diagonal of W^-1, added below
+                scaled[n, j] = rotated[col, j] * inverse[j]  # D^-1 u
+            s[n, n] = 1.0 / weight  # the diagonal of W^-1; U D^-1 U^T is added below
             n += 1
     for j in range(k):
-        xt[j] = bt[j] / (eigenvalues[j] + reg)  # D^-1 b~
+        xt[j] = bt[j] * inverse[j]
     for a in range(n):
         rhs = 0.0
         for j in range(k):
-            rhs += u[a, j] * xt[j]
+            rhs += scaled[a, j] * bt[j]
         t[a] = rhs
         for b in range(a + 1):
             total = 0.0
             for j in range(k):
-                total += u[a, j] * u[b, j] / (eigenvalues[j] + reg)
+                total += scaled[a, j] * u[b, j]
             if a == b:
                 s[a, a] += total
             else:
@@ -193,15 +199,17 @@ def _woodbury_row(
             total -= s[p, i] * t[p]
         t[i] = total / s[i, i]
     for j in range(k):
-        correction = 0.0
-        for a in range(n):
-            correction += u[a, j] * t[a]
-        xt[j] = (bt[j] - correction) / (eigenvalues[j] + reg)
-    for i in range(k):
-        total = 0.0
+        xt[j] = bt[j] * inverse[j]
+    for a in range(n):
+        ta = t[a]
         for j in range(k):
-            total += rotation[i, j] * xt[j]
-        out_row[i] = total
+            xt[j] -= ta * scaled[a, j]  # D^-1 (b~ - U^T t) = D^-1 b~ - (D^-1 U^T) t
+    for i in range(k):
+        out_row[i] = 0.0
+    for j in range(k):
+        xj = xt[j]
+        for i in range(k):
+            out_row[i] += rotation_t[j, i] * xj  # x = Q x~, as contiguous axpys over Q^T
     return True
 
 
@@ -219,7 +227,7 @@ def _solve_cholesky(
     target_mode,
     chunks,
     rotated,
-    rotation,
+    rotation_t,
     eigenvalues,
     short_max,
     out,
@@ -237,6 +245,8 @@ def _solve_cholesky(
         z = np.empty(k, dtype=np.float64)
         short = max(short_max, 1)
         u = np.empty((short, k), dtype=np.float64)
+        scaled = np.empty((short, k), dtype=np.float64)
+        inverse = np.empty(k, dtype=np.float64)
         s = np.empty((short, short), dtype=np.float64)
         t = np.empty(short, dtype=np.float64)
         xt = np.empty(k, dtype=np.float64)
@@ -251,7 +261,7 @@ def _solve_cholesky(
                 indices,
                 values,
                 rotated,
-                rotation,
+                rotation_t,
                 eigenvalues,
                 reg[row],
                 w0,
@@ -259,10 +269,12 @@ def _solve_cholesky(
                 alpha,
                 target_mode,
                 u,
+                scaled,
                 s,
                 t,
                 b,
                 xt,
+                inverse,
                 out[row],
             ):
                 continue
@@ -350,8 +362,8 @@ def solve_cholesky(
     chunks : row ranges from :func:`balanced_chunks`.
     out : (n_rows, k) result; rows that fail to factorise are left unchanged.
     short_max : int, optional
-        Rows with at most this many cells use the Woodbury form (default k / 2,
-        where it is cheaper); 0 turns it off.
+        Rows with at most this many cells use the Woodbury form (default k,
+        about where it stops being cheaper); 0 turns it off.
 
     Returns
     -------
@@ -373,7 +385,7 @@ def solve_cholesky(
     eigenvalues, rotation = np.linalg.eigh(gram)
     eigenvalues = np.maximum(eigenvalues, 0.0)  # a Gramian is PSD; clip rounding
     rotated = np.ascontiguousarray(other @ rotation.astype(other.dtype))
-    short_max = k // 2 if short_max is None else int(short_max)
+    short_max = k if short_max is None else int(short_max)
     return int(
         _solve_cholesky(
             indptr,
@@ -388,7 +400,7 @@ def solve_cholesky(
             target_mode,
             chunks,
             rotated,
-            rotation,
+            np.ascontiguousarray(rotation.T),
             eigenvalues,
             short_max,
             out,
@@ -405,17 +417,28 @@ def solve_cg(
     product A_u p costs O(k^2 + |S_u| k). With ``steps >= k`` it reaches the
     exact solution (up to rounding). Returns the number of rows whose residual
     became non-finite.
+
+    Scratch memory is allocated once per thread: ``threads x min(longest row,
+    ROW_BUFFER_CAP) x k`` values; rows longer than the cap are streamed through
+    it in blocks.
     """
+    import numba
+
     k = other.shape[1]
     gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    longest = int(np.diff(indptr).max()) if len(indptr) > 1 else 0
+    capacity = max(1, min(longest, ROW_BUFFER_CAP))
+    threads = numba.config.NUMBA_NUM_THREADS
+    rows_buffer = np.empty((threads, capacity, k), dtype=other.dtype)
+    row_scratch = np.empty((threads, 3, capacity), dtype=other.dtype)
     return int(
         _solve_cg(
             indptr,
             indices,
             values,
             other,
-            gram,
-            reg,
+            gram.astype(other.dtype),
+            reg.astype(other.dtype),
             float(w0),
             conf_mode,
             float(alpha),
@@ -423,8 +446,79 @@ def solve_cg(
             chunks,
             int(steps),
             out,
+            rows_buffer,
+            row_scratch,
         )
     )
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _gather_rows(
+    indices, values, other, conf_mode, alpha, target_mode, w0, start, count, rows, weight, coef
+):
+    """Copy ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``, with the
+    cells' weights c - w0 and right-hand-side coefficients c p."""
+    k = other.shape[1]
+    for t in range(count):
+        col = indices[start + t]
+        value = values[start + t]
+        c = confidence(value, conf_mode, alpha)
+        coef[t] = c * target(value, target_mode)
+        weight[t] = c - w0
+        for j in range(k):
+            rows[t, j] = other[col, j]
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _sparse_product(
+    indices,
+    values,
+    other,
+    conf_mode,
+    alpha,
+    target_mode,
+    w0,
+    start,
+    n,
+    resident,
+    rows,
+    weight,
+    coef,
+    projected,
+    v,
+    out,
+    with_rhs,
+):
+    """out += U^T (w * (U v)) (or U^T (c p - w * (U v)) when ``with_rhs``) over the row's cells.
+
+    A row that fits the buffer (``resident``) was gathered once; a longer one is
+    streamed through the buffer a block at a time.
+    """
+    capacity = rows.shape[0]
+    for block_start in range(0, n, capacity):
+        count = min(capacity, n - block_start)
+        if not resident:
+            _gather_rows(
+                indices,
+                values,
+                other,
+                conf_mode,
+                alpha,
+                target_mode,
+                w0,
+                start + block_start,
+                count,
+                rows,
+                weight,
+                coef,
+            )
+        _project(rows, count, v, projected)
+        for t in range(count):
+            if with_rhs:
+                projected[t] = coef[t] - weight[t] * projected[t]
+            else:
+                projected[t] *= weight[t]
+        _accumulate(rows, count, projected, out)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -442,28 +536,27 @@ def _solve_cg(
     chunks,
     steps,
     out,
+    rows_buffer,
+    row_scratch,
 ):
-    """Kernel of :func:`solve_cg`; ``gram`` is ``w0 * other.T @ other``.
+    """Kernel of :func:`solve_cg`; ``gram`` is ``w0 * other.T @ other`` in other's dtype.
 
-    Each row's factor rows are gathered once into a contiguous buffer; the
-    CG products then stream that buffer (cache-resident for most rows)
-    instead of gathering scattered rows of ``other`` at every step, which is
-    what bounds a per-nonzero implementation by memory latency.
+    Each row's factor rows are gathered once into the thread's contiguous
+    buffer; the CG products then stream that buffer (cache-resident for most
+    rows) instead of gathering scattered rows of ``other`` at every step, which
+    is what bounds a per-nonzero implementation by memory latency.
     """
     k = other.shape[1]
     dtype = other.dtype
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
-    gram_f = gram.astype(dtype)
-    reg_f = reg.astype(dtype)
+    capacity = rows_buffer.shape[1]
     for chunk in prange(n_chunks):
-        longest = 0
-        for row in range(chunks[chunk], chunks[chunk + 1]):
-            longest = max(longest, indptr[row + 1] - indptr[row])
-        rows_buffer = np.empty((max(longest, 1), k), dtype=dtype)
-        weight = np.empty(max(longest, 1), dtype=dtype)
-        coef = np.empty(max(longest, 1), dtype=dtype)
-        projected = np.empty(max(longest, 1), dtype=dtype)
+        thread = get_thread_id()
+        rows = rows_buffer[thread]
+        weight = row_scratch[thread, 0]
+        coef = row_scratch[thread, 1]
+        projected = row_scratch[thread, 2]
         x = np.empty(k, dtype=dtype)
         r = np.empty(k, dtype=dtype)
         p = np.empty(k, dtype=dtype)
@@ -471,25 +564,48 @@ def _solve_cg(
         for row in range(chunks[chunk], chunks[chunk + 1]):
             start, end = indptr[row], indptr[row + 1]
             n = end - start
-            row_reg = reg_f[row]
-            for t in range(n):
-                col = indices[start + t]
-                value = values[start + t]
-                c = confidence(value, conf_mode, alpha)
-                coef[t] = c * target(value, target_mode)
-                weight[t] = c - w0
-                for j in range(k):
-                    rows_buffer[t, j] = other[col, j]
+            resident = n <= capacity
+            if resident:
+                _gather_rows(
+                    indices,
+                    values,
+                    other,
+                    conf_mode,
+                    alpha,
+                    target_mode,
+                    w0,
+                    start,
+                    n,
+                    rows,
+                    weight,
+                    coef,
+                )
+            row_reg = reg[row]
             for j in range(k):
                 x[j] = out[row, j]
-            # r = b - A x = U^T (coef - weight * (U x)) - gram x - reg x
-            _shared_product(gram_f, row_reg, x, r)
+            # r = b - A x = U^T (c p - w * (U x)) - gram x - reg x
+            _shared_product(gram, row_reg, x, r)
             for j in range(k):
                 r[j] = -r[j]
-            _project(rows_buffer, n, x, projected)
-            for t in range(n):
-                projected[t] = coef[t] - weight[t] * projected[t]
-            _accumulate(rows_buffer, n, projected, r)
+            _sparse_product(
+                indices,
+                values,
+                other,
+                conf_mode,
+                alpha,
+                target_mode,
+                w0,
+                start,
+                n,
+                resident,
+                rows,
+                weight,
+                coef,
+                projected,
+                x,
+                r,
+                True,
+            )
             rs_old = 0.0
             for j in range(k):
                 p[j] = r[j]
@@ -497,12 +613,26 @@ def _solve_cg(
             for _ in range(steps):
                 if rs_old < 1e-20:
                     break
-                # A p = gram p + reg p + U^T (weight * (U p))
-                _shared_product(gram_f, row_reg, p, ap)
-                _project(rows_buffer, n, p, projected)
-                for t in range(n):
-                    projected[t] *= weight[t]
-                _accumulate(rows_buffer, n, projected, ap)
+                _shared_product(gram, row_reg, p, ap)
+                _sparse_product(
+                    indices,
+                    values,
+                    other,
+                    conf_mode,
+                    alpha,
+                    target_mode,
+                    w0,
+                    start,
+                    n,
+                    resident,
+                    rows,
+                    weight,
+                    coef,
+                    projected,
+                    p,
+                    ap,
+                    False,
+                )
                 p_ap = 0.0
                 for j in range(k):
                     p_ap += np.float64(p[j]) * ap[j]
@@ -562,13 +692,14 @@ def _accumulate(rows, n, coefficients, out):
             out[j] += scale * rows[t, j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def gramian(factors, block_rows):
-    """``factors.T @ factors`` summed over fixed row blocks in a fixed order.
+    """``factors.T @ factors`` in float64, summed over fixed row blocks in a fixed order.
 
-    The block partial products run in parallel, but the final sum always adds
-    the same blocks in the same order, so the result does not depend on the
-    number of threads (a threaded BLAS call would not promise that).
+    The block partial sums run in parallel, but each is a fixed loop and the
+    final sum adds the same blocks in the same order, so the result does not
+    depend on the number of threads (a threaded BLAS call would not promise
+    that). Rank-1 row updates are contiguous axpys that vectorise fully.
     """
     n, k = factors.shape
     n_blocks = (n + block_rows - 1) // block_rows
@@ -576,10 +707,12 @@ def gramian(factors, block_rows):
     for blk in prange(n_blocks):
         start = blk * block_rows
         stop = min(start + block_rows, n)
-        part = np.dot(factors[start:stop].T, factors[start:stop])
-        for i in range(k):
-            for j in range(k):
-                partial[blk, i, j] = part[i, j]
+        accumulator = partial[blk]
+        for row in range(start, stop):
+            for i in range(k):
+                scale = np.float64(factors[row, i])
+                for j in range(k):
+                    accumulator[i, j] += scale * factors[row, j]
     total = np.zeros((k, k), dtype=np.float64)
     for blk in range(n_blocks):
         total += partial[blk]
