@@ -426,31 +426,45 @@ def solve_cg(
     import numba
 
     k = other.shape[1]
-    gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    dtype = other.dtype
     longest = int(np.diff(indptr).max()) if len(indptr) > 1 else 0
     capacity = max(1, min(longest, ROW_BUFFER_CAP))
     threads = numba.config.NUMBA_NUM_THREADS
-    rows_buffer = np.empty((threads, capacity, k), dtype=other.dtype)
-    row_scratch = np.empty((threads, 3, capacity), dtype=other.dtype)
-    return int(
-        _solve_cg(
-            indptr,
-            indices,
-            values,
-            other,
-            gram.astype(other.dtype),
-            reg.astype(other.dtype),
-            float(w0),
-            conf_mode,
-            float(alpha),
-            target_mode,
-            chunks,
-            int(steps),
-            out,
-            rows_buffer,
-            row_scratch,
-        )
+    rows_buffer = np.empty((threads, capacity, k), dtype=dtype)
+    row_scratch = np.empty((threads, 3, capacity), dtype=dtype)
+    if w0:
+        # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
+        # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
+        # O(k + |S_u| k) instead of O(k^2 + |S_u| k); the two rotations of all rows are
+        # single matrix products.
+        eigenvalues, rotation = np.linalg.eigh(w0 * gramian(other, GRAM_BLOCK))
+        eigenvalues = np.maximum(eigenvalues, 0.0)
+        rotation = rotation.astype(dtype)
+        basis_other = np.ascontiguousarray(other @ rotation)
+        solution = np.ascontiguousarray(out @ rotation)
+    else:
+        eigenvalues, rotation = np.zeros(k), None
+        basis_other, solution = other, out
+    failures = _solve_cg(
+        indptr,
+        indices,
+        values,
+        basis_other,
+        eigenvalues.astype(dtype),
+        reg.astype(dtype),
+        float(w0),
+        conf_mode,
+        float(alpha),
+        target_mode,
+        chunks,
+        int(steps),
+        solution,
+        rows_buffer,
+        row_scratch,
     )
+    if rotation is not None:
+        out[:] = solution @ rotation.T
+    return int(failures)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -528,7 +542,7 @@ def _solve_cg(
     indices,
     values,
     other,
-    gram,
+    diagonal,
     reg,
     w0,
     conf_mode,
@@ -540,7 +554,7 @@ def _solve_cg(
     rows_buffer,
     row_scratch,
 ):
-    """Kernel of :func:`solve_cg`; ``gram`` is ``w0 * other.T @ other`` in other's dtype.
+    """Kernel of :func:`solve_cg`, in a basis where ``w0 * other.T @ other`` is ``diag(gram)``.
 
     Each row's factor rows are gathered once into the thread's contiguous
     buffer; the CG products then stream that buffer (cache-resident for most
@@ -585,7 +599,7 @@ def _solve_cg(
             for j in range(k):
                 x[j] = out[row, j]
             # r = b - A x = U^T (c p - w * (U x)) - gram x - reg x
-            _shared_product(gram, row_reg, x, r)
+            _shared_product(diagonal, row_reg, x, r)
             for j in range(k):
                 r[j] = -r[j]
             _sparse_product(
@@ -614,7 +628,7 @@ def _solve_cg(
             for _ in range(steps):
                 if rs_old < 1e-20:
                     break
-                _shared_product(gram, row_reg, p, ap)
+                _shared_product(diagonal, row_reg, p, ap)
                 _sparse_product(
                     indices,
                     values,
@@ -657,19 +671,10 @@ def _solve_cg(
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _shared_product(gram, reg, v, out):
-    """out = gram v + reg v, accumulated in v's dtype (float32 doubles the SIMD width).
-
-    Written as a sum of rows of the symmetric ``gram`` scaled by v[j]: the
-    inner loop is a contiguous axpy with no reduction, which vectorises fully.
-    """
-    k = len(v)
-    for i in range(k):
-        out[i] = reg * v[i]
-    for j in range(k):
-        scale = v[j]
-        for i in range(k):
-            out[i] += scale * gram[j, i]
+def _shared_product(diagonal, reg, v, out):
+    """out = (diag(diagonal) + reg I) v: the shared part of A in its eigenbasis."""
+    for i in range(len(v)):
+        out[i] = (diagonal[i] + reg) * v[i]
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
