@@ -116,3 +116,19 @@ def test_bad_input_is_refused(spark):
         SparkALS(spark=spark).fit([1, 2, 3])
     with pytest.raises(ParameterError, match="factors=0"):
         SparkALS(factors=0, spark=spark).fit(Interactions.from_arrays([1], [1], [1.0]))
+
+
+def test_blog_comparison_in_one_call(spark):
+    from alsrec.spark import compare_with_spark
+
+    data = generate(50, 30, 500, values="implicit", seed=5).interactions
+    study = compare_with_spark(data, spark=spark)
+    assert list(study.summary["model"]) == [
+        "alsrec-zeros",
+        "spark-dense",
+        "spark-ratings",
+        "popularity",
+    ]
+    fit_times = study.cv.per_fold.set_index(["model", "fold"])["fit_seconds"]
+    assert (fit_times > 0).all()
+    assert len(study.comparisons) == 3
