@@ -122,6 +122,48 @@ def fit(task: dict) -> dict:
     }
 
 
+def loss_curve(task: dict) -> dict:
+    """The objective after every iteration (untimed runs; pair them with ``fit`` timings)."""
+    matrix = load_data(task)
+    k, iterations, reg, alpha = task["factors"], task["iterations"], task["reg"], task["alpha"]
+    losses: list[float] = []
+    if task["lib"] == "alsrec":
+        import alsrec
+
+        alsrec.ALS(
+            "implicit",
+            factors=k,
+            regularization=reg,
+            alpha=alpha,
+            confidence="scaled",
+            iterations=iterations,
+            solver=task["solver"],
+            random_state=0,
+            callback=lambda it, t, loss: losses.append(loss),
+        ).fit(alsrec.Interactions.from_scipy(matrix))
+    else:
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=k,
+                regularization=reg,
+                alpha=alpha,
+                iterations=iterations,
+                use_cg=task["solver"] == "cg",
+                random_state=0,
+            )
+            model.fit(
+                matrix,
+                show_progress=False,
+                callback=lambda it, t, loss: losses.append(
+                    implicit_objective(matrix, model.user_factors, model.item_factors, reg, alpha)
+                ),
+            )
+    return {"losses": losses}
+
+
 def topk(task: dict) -> dict:
     matrix = load_data(task)
     n, repeats = task["n"], task["repeats"]
@@ -245,7 +287,14 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-TASKS = {"fit": fit, "topk": topk, "zeros": zeros, "gemm_peak": gemm_peak, "spark_fit": spark_fit}
+TASKS = {
+    "fit": fit,
+    "topk": topk,
+    "zeros": zeros,
+    "gemm_peak": gemm_peak,
+    "spark_fit": spark_fit,
+    "loss_curve": loss_curve,
+}
 
 if __name__ == "__main__":
     spec = json.loads(sys.argv[1])

@@ -164,3 +164,26 @@ def test_popularity_and_random_baselines(data):
     assert a["item"].tolist() == b["item"].tolist()
     with pytest.raises(ParameterError, match="no objective"):
         pop.fold_in([101], [1.0])
+
+
+def test_update_users_refreshes_known_and_adds_new_users(data):
+    model = ALS("implicit", factors=6, iterations=8, random_state=0).fit(data)
+    items_before = model.item_factors_.copy()
+    fresh = Interactions.from_arrays(["u3", "u3", "newbie"], [101, 107, 103], [2.0, 5.0, 4.0])
+    model.update_users(fresh)
+    np.testing.assert_array_equal(model.item_factors_, items_before)  # items stay fixed
+    for user, items, ratings in (("u3", [101, 107], [2.0, 5.0]), ("newbie", [103], [4.0])):
+        expected, _ = model.fold_in(items, ratings)
+        np.testing.assert_allclose(model.user_factors_[model.user_index([user])[0]], expected)
+        recs = model.recommend(user, n=5)
+        assert not set(items) & set(recs["item"])
+    assert model.n_users == data.n_users + 1
+    seen_u3 = model.seen_[model.user_index(["u3"])[0]].indices
+    assert sorted(model.item_ids_[seen_u3].tolist()) == [101, 107]
+    with pytest.raises(UnknownIdError):
+        model.update_users(Interactions.from_arrays(["u1"], [999], [1.0]))
+
+
+def test_update_users_with_biases(explicit):
+    explicit.update_users(Interactions.from_arrays(["fan"], [101], [5.0]))
+    assert explicit.predict(["fan"], [101])[0] > explicit.global_bias_

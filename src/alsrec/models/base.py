@@ -409,6 +409,56 @@ class FactorModel:
         return frame
 
     # ------------------------------------------------------------------ fold-in
+    def _require_objective(self) -> Objective:
+        self._require_fitted()
+        if self.objective_ is None:
+            raise ParameterError(
+                f"{type(self).__name__} has no objective to fold new users into; "
+                f"fold-in works for ALS and Spark models."
+            )
+        return self.objective_
+
+    def _solve_user_rows(self, rows: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Factors and biases of users with these rating rows (model item columns), items fixed.
+
+        One ridge solve per row of the model's own objective: exactly the
+        user half-step of training, so a training user's own ratings give back
+        the factors one more half-step would.
+        """
+        objective = self._require_objective()
+        rows = sp.csr_matrix(rows, dtype=np.float64)
+        rows.sort_indices()
+        counts = np.diff(rows.indptr)
+        values = rows.data.copy()
+        biases = np.zeros(rows.shape[0])
+        if objective.use_biases:
+            item_bias = self.item_bias_ if self.item_bias_ is not None else np.zeros(self.n_items)
+            residual = values - self.global_bias_ - item_bias[rows.indices]
+            owner = np.repeat(np.arange(rows.shape[0]), counts)
+            biases = np.bincount(owner, residual, rows.shape[0]) / (counts + objective.bias_damping)
+            values = residual - biases[owner]
+        factors = self.item_factors_
+        out = np.zeros((rows.shape[0], factors.shape[1]), dtype=factors.dtype)
+        failed = solve_cholesky(
+            rows.indptr.astype(np.int64),
+            rows.indices.astype(np.int64),
+            values.astype(factors.dtype),
+            factors,
+            objective.row_regularization(counts, self.n_items),
+            objective.unobserved_weight,
+            objective.confidence_code,
+            objective.alpha,
+            objective.target_code,
+            np.array([0, rows.shape[0]], dtype=np.int64),
+            out,
+        )
+        if failed:
+            raise DataError(
+                f"{failed} user ridge systems are singular (too few ratings with "
+                f"regularization 0); raise regularization."
+            )
+        return out, biases
+
     def fold_in(
         self, item_ids: Sequence | np.ndarray, ratings: Sequence | np.ndarray | None = None
     ) -> tuple[np.ndarray, float]:
@@ -423,12 +473,7 @@ class FactorModel:
         (numpy.ndarray, float)
             The user's factor vector and user bias (0 without biases).
         """
-        self._require_fitted()
-        if self.objective_ is None:
-            raise ParameterError(
-                f"{type(self).__name__} has no objective to fold new users into; "
-                f"fold-in works for ALS and Spark models."
-            )
+        self._require_objective()
         items = self.item_index(item_ids)
         values = np.ones(len(items)) if ratings is None else np.asarray(ratings, dtype=np.float64)
         if len(values) != len(items):
@@ -437,37 +482,58 @@ class FactorModel:
             raise DataError("ratings must be finite numbers.")
         if len(np.unique(items)) != len(items):
             raise DataError("each item may appear once in a user's ratings.")
-        objective = self.objective_
-        bias = 0.0
-        if objective.use_biases:
-            item_bias = self.item_bias_ if self.item_bias_ is not None else 0.0
-            residual = values - self.global_bias_ - np.take(item_bias, items)
-            bias = float(residual.sum() / (len(values) + objective.bias_damping))
-            values = residual - bias
-        order = np.argsort(items)
-        items, values = items[order], values[order]
-        indptr = np.array([0, len(items)], dtype=np.int64)
-        reg = objective.row_regularization(np.array([len(items)]), self.n_items)
-        factors = self.item_factors_
-        out = np.zeros((1, factors.shape[1]), dtype=factors.dtype)
-        failed = solve_cholesky(
-            indptr,
-            items.astype(np.int64),
-            values.astype(factors.dtype),
-            factors,
-            reg,
-            objective.unobserved_weight,
-            objective.confidence_code,
-            objective.alpha,
-            objective.target_code,
-            np.array([0, 1], dtype=np.int64),
-            out,
+        row = sp.csr_matrix(
+            (values, (np.zeros(len(items), dtype=np.int64), items)), shape=(1, self.n_items)
         )
-        if failed:
-            raise DataError(
-                "the new user's ridge system is singular (too few ratings with regularization 0)."
-            )
-        return out[0], bias
+        factors, biases = self._solve_user_rows(row)
+        return factors[0], float(biases[0])
+
+    def update_users(self, data: Interactions) -> FactorModel:
+        """Refresh known users and add new ones from ``data``, without refitting items.
+
+        Each user in ``data`` gets the factors (and bias) of one ridge solve
+        against the fixed item factors from their interactions in ``data``,
+        which replace their training interactions for ``filter_seen``. Items
+        must be known to the model. Returns self.
+        """
+        self._require_objective()
+        if not isinstance(data, Interactions):
+            raise DataError(f"update_users expects alsrec.Interactions, not {type(data).__name__}.")
+        columns = self.item_index(data.item_ids)
+        coo = data.matrix.tocoo()
+        rows = sp.csr_matrix(
+            (coo.data, (coo.row, columns[coo.col])), shape=(data.n_users, self.n_items)
+        )
+        factors, biases = self._solve_user_rows(rows)
+        known = self.user_index(data.user_ids, missing="ignore")
+        new = known < 0
+        user_ids = np.concatenate([self.user_ids_, data.user_ids[new]])
+        targets = known.copy()
+        targets[new] = len(self.user_ids_) + np.arange(int(new.sum()))
+        user_factors = np.vstack(
+            [
+                self.user_factors_,
+                np.zeros((int(new.sum()), self.user_factors_.shape[1]), self.user_factors_.dtype),
+            ]
+        )
+        user_factors[targets] = factors
+        if self.user_bias_ is not None:
+            user_bias = np.concatenate([self.user_bias_, np.zeros(int(new.sum()))])
+            user_bias[targets] = biases
+            self.user_bias_ = user_bias
+        seen = sp.vstack([self.seen_, sp.csr_matrix((int(new.sum()), self.n_items))]).tolil()
+        for position, target in enumerate(targets):
+            seen.rows[target] = rows.indices[
+                rows.indptr[position] : rows.indptr[position + 1]
+            ].tolist()
+            seen.data[target] = rows.data[
+                rows.indptr[position] : rows.indptr[position + 1]
+            ].tolist()
+        self.seen_ = sp.csr_matrix(seen, dtype=np.float32)
+        self.user_factors_ = user_factors
+        self.user_ids_ = user_ids
+        self.__dict__.pop("_scoring_cache", None)
+        return self
 
     def recommend_new_user(
         self,
