@@ -454,7 +454,11 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         """Interactions per item (int64, length n_items)."""
-        return np.bincount(self.matrix.indices, minlength=self.n_items).astype(np.int64)
+        counts = np.zeros(self.n_items, dtype=np.int64)
+        step = 1 << 22  # bincount widens int32 input to int64: keep that copy small
+        for start in range(0, self.nnz, step):
+            counts += np.bincount(self.matrix.indices[start : start + step], minlength=self.n_items)
+        return counts
 
     def row_indices(self) -> np.ndarray:
         """The user index of every stored interaction, in CSR order."""

@@ -441,10 +441,11 @@ def solve_cg(
         eigenvalues = np.maximum(eigenvalues, 0.0)
         rotation = rotation.astype(dtype)
         basis_other = np.ascontiguousarray(other @ rotation)
-        solution = np.ascontiguousarray(out @ rotation)
+        _rotate_rows(out, rotation)  # the warm start, into the eigenbasis
     else:
         eigenvalues, rotation = np.zeros(k), None
-        basis_other, solution = other, out
+        basis_other = other
+    solution = out
     failures = _solve_cg(
         indptr,
         indices,
@@ -463,8 +464,14 @@ def solve_cg(
         row_scratch,
     )
     if rotation is not None:
-        out[:] = solution @ rotation.T
+        _rotate_rows(out, rotation.T)  # back to the original basis
     return int(failures)
+
+
+def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray, block: int = 1 << 15) -> None:
+    """matrix[:] = matrix @ rotation, a block of rows at a time (bounded temporary memory)."""
+    for start in range(0, len(matrix), block):
+        matrix[start : start + block] = matrix[start : start + block] @ rotation
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
