@@ -88,7 +88,7 @@ def fit(task: dict) -> dict:
         )
         if task.get("warmup"):  # JIT compilation is cached on disk; keep it out of the timing
             alsrec.ALS("implicit", factors=k, iterations=1, solver=solver).fit(
-                alsrec.generate(50, 40, 300, values="implicit").interactions
+                alsrec.generate(300, 200, 3000, values="implicit").interactions
             )
         start = time.perf_counter()
         model.fit(data)
@@ -270,13 +270,13 @@ def spark_fit(task: dict) -> dict:
     spark_model = SparkALS(num_blocks=task.get("blocks"), **params)
     if task["lib"] == "spark":
         session = local_session(2, memory="8g")
-        warm = alsrec.generate(50, 40, 300, values="implicit").interactions
+        warm = alsrec.generate(300, 200, 3000, values="implicit").interactions
         SparkALS(factors=2, iterations=1, implicit=True, spark=session).fit(warm)
         spark_model.spark = session
         model = spark_model
     else:
         model = spark_counterpart(spark_model, compute_loss=False)
-        model.fit(alsrec.generate(50, 40, 300, values="implicit").interactions)  # JIT cache
+        model.fit(alsrec.generate(300, 200, 3000, values="implicit").interactions)  # JIT cache
     start = time.perf_counter()
     model.fit(data)
     seconds = time.perf_counter() - start

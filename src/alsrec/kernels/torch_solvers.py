@@ -101,8 +101,19 @@ def solve(
     indptr_t = torch.as_tensor(indptr, device=device, dtype=torch.int64)
     confidence, rhs_coef = confidence_and_target(values, conf_mode, alpha, target_mode)
     weight = confidence - w0
-    gram = (w0 * (other.double().T @ other.double())).to(dtype)
+    gram = w0 * (other.double().T @ other.double())
     eye = torch.eye(k, dtype=dtype, device=device)
+    rotation = None
+    if solver == "cg" and w0:
+        # the same eigenbasis and Jacobi preconditioner as the CPU kernel
+        eigenvalues, rotation = torch.linalg.eigh(gram)
+        eigenvalues = eigenvalues.clamp(min=0).to(dtype)
+        rotation = rotation.to(dtype)
+        other = other @ rotation
+        out[:] = out @ rotation
+    else:
+        eigenvalues = torch.zeros(k, dtype=dtype, device=device)
+    gram = gram.to(dtype)
     failures = 0
     lengths = np.diff(indptr)
     empty = np.flatnonzero(lengths == 0)
@@ -118,7 +129,7 @@ def solve(
         row_reg = reg[rows_t].to(dtype)
         if solver == "cg":
             x = out[rows_t].clone()
-            x = _cg(gram, row_reg, gathered, weights, b, x, cg_steps)
+            x = _cg(eigenvalues, row_reg, gathered, weights, b, x, cg_steps)
             failures += int((~torch.isfinite(x).all(dim=1)).sum())
             out[rows_t] = x
             continue
@@ -130,33 +141,46 @@ def solve(
         failures += int((~ok).sum())
         keep = rows_t[ok]
         out[keep] = solution[ok].to(dtype)
+    if rotation is not None:
+        out[:] = out @ rotation.T
     return failures
 
 
-def _cg(gram, reg, gathered, weights, b, x, steps: int):
-    """Batched conjugate gradient on A x = b, A = gram + reg I + Y^T diag(w) Y per row."""
+def _cg(diagonal, reg, gathered, weights, b, x, steps: int):
+    """Batched Jacobi-preconditioned CG on A x = b, A = diag(diagonal) + reg I + Y^T W Y.
+
+    ``diagonal`` is the shared part in its eigenbasis (zeros when w0 = 0), as
+    in the CPU kernel, whose iterates this reproduces.
+    """
     import torch
 
     def product(v):
         projected = torch.einsum("blk,bk->bl", gathered, v) * weights
-        return v @ gram + reg[:, None] * v + torch.einsum("bl,blk->bk", projected, gathered)
+        return (diagonal + reg[:, None]) * v + torch.einsum("bl,blk->bk", projected, gathered)
 
+    diag = diagonal + reg[:, None] + torch.einsum("bl,blk->bk", weights, gathered * gathered)
+    inverse = torch.where(diag > 0, 1.0 / torch.where(diag > 0, diag, 1), 1.0)
     r = b - product(x)
-    p = r.clone()
+    z = inverse * r
+    p = z.clone()
+    rz_old = (r * z).sum(dim=1)
     rs_old = (r * r).sum(dim=1)
     for _ in range(steps):
-        active = rs_old > 1e-20
+        active = (rs_old > 1e-20) & (rz_old > 0)
         if not bool(active.any()):
             break
         ap = product(p)
         p_ap = (p * ap).sum(dim=1)
-        step = torch.where(active & (p_ap > 0), rs_old / torch.where(p_ap > 0, p_ap, 1), 0)
+        active = active & (p_ap > 0)
+        step = torch.where(active, rz_old / torch.where(p_ap > 0, p_ap, 1), 0)
         x = x + step[:, None] * p
         r = r - step[:, None] * ap
-        rs_new = (r * r).sum(dim=1)
-        beta = torch.where(active, rs_new / torch.where(rs_old > 0, rs_old, 1), 0)
-        p = r + beta[:, None] * p
-        rs_old = rs_new
+        z = inverse * r
+        rz_new = (r * z).sum(dim=1)
+        beta = torch.where(active, rz_new / torch.where(rz_old > 0, rz_old, 1), 0)
+        p = torch.where(active[:, None], z + beta[:, None] * p, p)
+        rz_old = torch.where(active, rz_new, rz_old)
+        rs_old = torch.where(active, (r * r).sum(dim=1), rs_old)
     return x
 
 
