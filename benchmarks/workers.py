@@ -66,6 +66,24 @@ def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> flo
     )
 
 
+def implicit_objective_model(task: dict, **extra):
+    """alsrec's ALS minimising the implicit library's objective, as ``task`` sets it."""
+    import alsrec
+
+    return alsrec.ALS(
+        "implicit",
+        factors=task["factors"],
+        regularization=task["reg"],
+        alpha=task["alpha"],
+        confidence="scaled",
+        iterations=task["iterations"],
+        solver=task["solver"],
+        cg_steps=task.get("cg_steps", 3),
+        random_state=0,
+        **extra,
+    )
+
+
 def fit(task: dict) -> dict:
     matrix = load_data(task)
     k, iterations, reg, alpha = task["factors"], task["iterations"], task["reg"], task["alpha"]
@@ -74,18 +92,7 @@ def fit(task: dict) -> dict:
         import alsrec
 
         data = alsrec.Interactions.from_scipy(matrix)
-        model = alsrec.ALS(
-            "implicit",
-            factors=k,
-            regularization=reg,
-            alpha=alpha,
-            confidence="scaled",
-            iterations=iterations,
-            solver=solver,
-            cg_steps=task.get("cg_steps", 3),
-            random_state=0,
-            compute_loss=False,
-        )
+        model = implicit_objective_model(task, compute_loss=False)
         if task.get("warmup"):  # JIT compilation is cached on disk; keep it out of the timing
             alsrec.ALS("implicit", factors=k, iterations=1, solver=solver).fit(
                 alsrec.generate(300, 200, 3000, values="implicit").interactions
@@ -130,17 +137,9 @@ def loss_curve(task: dict) -> dict:
     if task["lib"] == "alsrec":
         import alsrec
 
-        alsrec.ALS(
-            "implicit",
-            factors=k,
-            regularization=reg,
-            alpha=alpha,
-            confidence="scaled",
-            iterations=iterations,
-            solver=task["solver"],
-            random_state=0,
-            callback=lambda it, t, loss: losses.append(loss),
-        ).fit(alsrec.Interactions.from_scipy(matrix))
+        implicit_objective_model(task, callback=lambda it, t, loss: losses.append(loss)).fit(
+            alsrec.Interactions.from_scipy(matrix)
+        )
     else:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits

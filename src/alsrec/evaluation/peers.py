@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from alsrec.data.interactions import Interactions
-from alsrec.errors import AlsrecError, DataError
+from alsrec.data.validation import require_interactions
+from alsrec.errors import AlsrecError
 from alsrec.models.base import FactorModel
 
 
@@ -46,8 +47,7 @@ class ImplicitALS(FactorModel):
             raise AlsrecError(
                 "ImplicitALS needs the implicit library: pip install implicit"
             ) from None
-        if not isinstance(data, Interactions):
-            raise DataError(f"fit expects alsrec.Interactions, got {type(data).__name__}.")
+        require_interactions(data, "fit")
         with threadpool_limits(1, "blas"):  # implicit's own advice for its CPU solver
             model = AlternatingLeastSquares(
                 factors=self.factors,

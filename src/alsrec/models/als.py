@@ -12,6 +12,7 @@ import numba
 import numpy as np
 
 from alsrec.data.interactions import Interactions
+from alsrec.data.validation import require_interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
 from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.models.base import FactorModel
@@ -422,11 +423,7 @@ class ALS(FactorModel):
         (objective after each iteration), ``fit_seconds_`` and ``n_iter_``.
         If training fails or is interrupted, the model is left unfitted.
         """
-        if not isinstance(data, Interactions):
-            raise DataError(
-                f"fit expects alsrec.Interactions, got {type(data).__name__}; build one with "
-                f"Interactions.from_dataframe(df) or Interactions.from_scipy(matrix)."
-            )
+        require_interactions(data, "fit")
         objective, k, iterations, dtype = self._settings()
         if data.nnz == 0:
             raise DataError("the training data holds no interactions.")

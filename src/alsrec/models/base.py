@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from alsrec.data.interactions import Interactions, _lookup
+from alsrec.data.validation import require_interactions
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import solve_cholesky, top_n
 from alsrec.models.objective import Objective
@@ -497,8 +498,7 @@ class FactorModel:
         must be known to the model. Returns self.
         """
         self._require_objective()
-        if not isinstance(data, Interactions):
-            raise DataError(f"update_users expects alsrec.Interactions, not {type(data).__name__}.")
+        require_interactions(data, "update_users")
         columns = self.item_index(data.item_ids)
         coo = data.matrix.tocoo()
         rows = sp.csr_matrix(

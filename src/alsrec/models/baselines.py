@@ -9,13 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from alsrec.data.interactions import Interactions
-from alsrec.errors import DataError
+from alsrec.data.validation import require_interactions
 from alsrec.models.base import FactorModel
-
-
-def _check(data: Interactions) -> None:
-    if not isinstance(data, Interactions):
-        raise DataError(f"fit expects alsrec.Interactions, got {type(data).__name__}.")
 
 
 class Popularity(FactorModel):
@@ -30,7 +25,7 @@ class Popularity(FactorModel):
 
     def fit(self, data: Interactions) -> Popularity:
         """Count interactions per item; returns self."""
-        _check(data)
+        require_interactions(data, "fit")
         counts = data.item_counts().astype(np.float32)
         top = counts.max() if len(counts) and counts.max() > 0 else 1.0
         self._set_fitted(data, np.ones((data.n_users, 1), np.float32), (counts / top)[:, None])
@@ -50,7 +45,7 @@ class RandomModel(FactorModel):
 
     def fit(self, data: Interactions) -> RandomModel:
         """Draw random factors; returns self."""
-        _check(data)
+        require_interactions(data, "fit")
         rng = np.random.default_rng(self.random_state)
         x = rng.standard_normal((data.n_users, self.factors)).astype(np.float32)
         y = rng.standard_normal((data.n_items, self.factors)).astype(np.float32)
