@@ -167,13 +167,13 @@ class FactorModel:
             return cache
         x, y = self.user_factors_, self.item_factors_
         if self.user_bias_ is not None or self.item_bias_ is not None or self.global_bias_:
-            dtype = x.dtype
-            user_bias = self.user_bias_ if self.user_bias_ is not None else 0.0
-            item_bias = self.item_bias_ if self.item_bias_ is not None else 0.0
-            ones_u, ones_i = np.ones((len(x), 1), dtype), np.ones((len(y), 1), dtype)
-            x = np.hstack([x, (self.global_bias_ + user_bias * ones_u[:, 0])[:, None], ones_u])
-            y = np.hstack([y, ones_i, (item_bias * ones_i[:, 0])[:, None]])
-            x, y = x.astype(dtype), y.astype(dtype)
+            user_bias = 0.0 if self.user_bias_ is None else self.user_bias_
+            item_bias = 0.0 if self.item_bias_ is None else self.item_bias_
+            user_column = np.broadcast_to(self.global_bias_ + user_bias, (len(x),))
+            item_column = np.broadcast_to(item_bias, (len(y),))
+            # [x, mu + b_u, 1] . [y, 1, b_i] = x . y + mu + b_u + b_i
+            x = np.column_stack([x, user_column, np.ones(len(x))]).astype(x.dtype)
+            y = np.column_stack([y, np.ones(len(y)), item_column]).astype(y.dtype)
         cache = (np.ascontiguousarray(x), np.ascontiguousarray(y))
         self.__dict__["_scoring_cache"] = cache
         return cache
