@@ -34,7 +34,8 @@ def test_a_folder_and_a_named_pipe_are_refused(tmp_path):
     os.mkfifo(pipe)
     with pytest.raises(FileWriteError, match="it is a named pipe") as caught:
         write_bytes(pipe, b"x")
-    assert isinstance(caught.value, AlsrecError) and isinstance(caught.value, OSError)
+    assert isinstance(caught.value, AlsrecError)
+    assert isinstance(caught.value, OSError)
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
     assert leftovers(tmp_path) == []
 
@@ -50,7 +51,8 @@ def test_a_symlink_is_followed_and_stays_a_link(tmp_path):
     dangling = tmp_path / "next.alsrec"
     dangling.symlink_to("missing-target.alsrec")
     write_bytes(dangling, b"made")
-    assert dangling.is_symlink() and (tmp_path / "missing-target.alsrec").read_bytes() == b"made"
+    assert dangling.is_symlink()
+    assert (tmp_path / "missing-target.alsrec").read_bytes() == b"made"
 
 
 def test_a_symlink_to_a_device_is_refused(tmp_path):
@@ -93,9 +95,14 @@ def test_the_longest_legal_file_name_can_be_written(tmp_path):
 def test_an_interrupted_write_keeps_the_old_file_and_leaves_nothing(tmp_path, error):
     path = tmp_path / "summary.csv"
     path.write_text("old,complete\n")
-    with pytest.raises(error), atomic_write(path, "w") as handle:
-        handle.write("new,half")
-        raise error
+
+    def interrupted_write():
+        with atomic_write(path, "w") as handle:
+            handle.write("new,half")
+            raise error
+
+    with pytest.raises(error):
+        interrupted_write()
     assert path.read_text() == "old,complete\n"
     assert leftovers(tmp_path) == []
 
