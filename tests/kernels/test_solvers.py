@@ -6,7 +6,6 @@ import scipy.sparse as sp
 
 from alsrec.kernels import balanced_chunks, gramian, objective, solve_cg, solve_cholesky
 from alsrec.kernels import reference as ref
-from alsrec.kernels.solvers import GEMM_MIN_ROWS
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -54,7 +53,7 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
 @pytest.mark.parametrize("short_max", [0, 4, 1000])  # general path, mixed, Woodbury everywhere
 def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
     w0, conf, alpha, tgt = setting
-    matrix = random_csr(40, 3 * GEMM_MIN_ROWS, 0.2, seed=1)
+    matrix = random_csr(40, 75, 0.2, seed=1)  # a 75-cell row: 4-cell passes and a remainder
     other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
     reg = np.linspace(0.1, 2.0, matrix.shape[0])
     out = np.zeros((matrix.shape[0], 6), dtype=dtype)

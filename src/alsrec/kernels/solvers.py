@@ -13,9 +13,10 @@ i.e. A_u x_u = b_u with
 
 ``gram`` is ``w0 * Y^T Y``, computed once per half-step, so a row costs
 O(|S_u| k^2 + k^3) with Cholesky and O(steps (k^2 + |S_u| k)) with CG, never
-O(n_items k^2). Long rows add their Gram contribution with blocked matrix
-products (BLAS gemm on gathered blocks of ``BLOCK`` rows of Y), short rows with
-rank-1 updates of the lower triangle.
+O(n_items k^2). Short rows are solved through the Woodbury identity; longer
+rows gather blocks of ``BLOCK`` rows of Y and add their Gram contribution to
+the lower triangle with a vectorised loop. No kernel calls BLAS inside numba's
+threads, so results never depend on a BLAS library's own threading.
 
 Rows are processed in chunks of roughly equal cost (``balanced_chunks``), one
 numba task per chunk, each with its own scratch buffers. Every row's result
@@ -30,10 +31,9 @@ from numba import get_thread_id, njit, prange
 
 from alsrec.kernels.weights import confidence, target
 
-BLOCK = 128  # rows of Y gathered per gemm
+BLOCK = 128  # rows of Y gathered per block of the Gram update
 GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
 ROW_BUFFER_CAP = 1 << 15  # rows of a CG row buffer; longer rows stream through it
-GEMM_MIN_ROWS = 24  # below this, rank-1 updates beat a BLAS call
 PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
 # Reassociation lets LLVM vectorise the dot-product reductions (4-8x); results stay
 # deterministic (same code, same order on every run and thread count). No "nnan"/"ninf":
@@ -213,6 +213,38 @@ def _woodbury_row(
     return True
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _add_weighted_outer(a, block, weighted, n):
+    """Lower triangle of ``a += weighted[:n].T @ block[:n]`` (the row's Gram contribution).
+
+    A plain loop instead of BLAS: no BLAS call ever runs inside numba's threads
+    (a threaded BLAS there oversubscribes the cores, and its thread count would
+    change results). Four cells per pass keep ``a``'s row in registers for four
+    fused multiply-adds; the inner loop runs over contiguous rows and vectorises.
+    The order of additions is fixed, so the result is deterministic.
+    """
+    k = a.shape[0]
+    q = 0
+    while q + 4 <= n:
+        for i in range(k):
+            w_0, w_1 = weighted[q, i], weighted[q + 1, i]
+            w_2, w_3 = weighted[q + 2, i], weighted[q + 3, i]
+            for j in range(i + 1):
+                a[i, j] += (
+                    w_0 * block[q, j]
+                    + w_1 * block[q + 1, j]
+                    + w_2 * block[q + 2, j]
+                    + w_3 * block[q + 3, j]
+                )
+        q += 4
+    while q < n:
+        for i in range(k):
+            wi = weighted[q, i]
+            for j in range(i + 1):
+                a[i, j] += wi * block[q, j]
+        q += 1
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cholesky(
     indptr,
@@ -296,16 +328,8 @@ def _solve_cholesky(
                         b[j] += coef * y
                         block[q, j] = y
                         weighted[q, j] = weight * y
-                if not gathered_any:
-                    continue  # c == w0 everywhere (the blog's model): A is the same for all rows
-                if n >= GEMM_MIN_ROWS:
-                    a += np.dot(block[:n].T, weighted[:n])
-                else:
-                    for q in range(n):
-                        for i in range(k):
-                            wi = weighted[q, i]
-                            for j in range(i + 1):
-                                a[i, j] += wi * block[q, j]
+                if gathered_any:  # else c == w0 everywhere (the blog's model): A is shared
+                    _add_weighted_outer(a, block, weighted, n)
             if not _cholesky_solve(a, b, low, z, out[row]):
                 failures[chunk] += 1
     return failures.sum()

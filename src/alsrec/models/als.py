@@ -23,19 +23,17 @@ Callback = Callable[[int, float, float], Any]
 
 @contextmanager
 def thread_limits(num_threads: int):
-    """Run numba kernels on ``num_threads`` threads and BLAS on one inside them.
+    """Run numba kernels on ``num_threads`` threads (0 = all) for the duration.
 
-    The kernels call BLAS from each numba thread; a threaded BLAS underneath
-    would oversubscribe the cores and make results depend on thread counts.
+    Only numba's thread count of the calling thread changes
+    (``numba.set_num_threads`` is thread-local) and it is restored on exit.
+    No kernel calls BLAS inside numba's threads, so BLAS needs no limit here.
     """
-    from threadpoolctl import threadpool_limits
-
     previous = numba.get_num_threads()
     wanted = numba.config.NUMBA_NUM_THREADS if num_threads <= 0 else num_threads
     numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
+        yield
     finally:
         numba.set_num_threads(previous)
 
