@@ -11,12 +11,18 @@ from typing import Any, Literal
 import numba
 import numpy as np
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
 from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.models.base import FactorModel
-from alsrec.models.objective import Objective, preset_defaults, resolve_objective
+from alsrec.models.objective import (
+    CONFIDENCE_CODES,
+    TARGET_CODES,
+    Objective,
+    preset_defaults,
+    resolve_objective,
+)
+from alsrec.models.params import Param, check_params, positive_int
 
 Callback = Callable[[int, float, float], Any]
 
@@ -231,7 +237,11 @@ def fit_biases(
     return mu, user_bias, item_bias
 
 
-class ALS(FactorModel):
+class ALS(
+    FactorModel,
+    name="ALS",
+    specs={preset: {"preset": preset} for preset in ("zeros", "implicit", "explicit")},
+):
     """Matrix factorization by weighted alternating least squares.
 
     One objective (see :mod:`alsrec.models.objective`) covers explicit
@@ -300,6 +310,26 @@ class ALS(FactorModel):
     3
     """
 
+    parameters = (
+        positive_int("factors"),
+        Param("regularization", "number", 0.0, optional=True),
+        Param("alpha", "number", 0.0, optional=True),
+        Param("confidence", "choice", choices=tuple(CONFIDENCE_CODES), optional=True),
+        Param("unobserved_weight", "number", 0.0, optional=True),
+        Param("target", "choice", choices=tuple(TARGET_CODES), optional=True),
+        Param("reg_exponent", "number", 0.0, optional=True),
+        Param("use_biases", "bool", optional=True),
+        Param("count_unobserved", "bool", optional=True),
+        positive_int("iterations"),
+        Param("solver", "choice", choices=("cholesky", "cg")),
+        positive_int("cg_steps"),
+        Param("dtype", "choice", choices=("float32", "float64")),
+        Param("random_state", "int", 0.0, optional=True),
+        Param("num_threads", "int"),  # 0 or less: all cores
+        Param("show_progress", "bool"),
+        Param("tol", "number", 0.0, optional=True),
+        Param("compute_loss", "bool"),
+    )
     _fitted_attributes = (
         *FactorModel._fitted_attributes,
         "loss_history_",
@@ -370,25 +400,24 @@ class ALS(FactorModel):
             count_unobserved=self.count_unobserved,
         )
 
-    def _settings(self) -> tuple[Objective, int, int, np.dtype]:
+    def _settings(self) -> tuple[Objective, int, int, np.dtype, str]:
+        """Checked settings: objective, factors, iterations, dtype and kernel backend."""
         objective = self.resolved_objective()
         defaults = preset_defaults(self.preset)
-        factors = defaults["factors"] if self.factors is None else self.factors
-        iterations = defaults["iterations"] if self.iterations is None else self.iterations
-        if not isinstance(factors, int | np.integer) or factors < 1:
-            raise ParameterError(f"factors={factors!r} must be a positive whole number.")
-        if not isinstance(iterations, int | np.integer) or iterations < 1:
-            raise ParameterError(f"iterations={iterations!r} must be a positive whole number.")
-        if self.solver not in ("cholesky", "cg"):
-            raise ParameterError(f"solver={self.solver!r} must be 'cholesky' or 'cg'.")
-        if self.solver == "cg" and (not isinstance(self.cg_steps, int) or self.cg_steps < 1):
-            raise ParameterError(f"cg_steps={self.cg_steps!r} must be a positive whole number.")
-        if self.dtype not in ("float32", "float64"):
-            raise ParameterError(f"dtype={self.dtype!r} must be 'float32' or 'float64'.")
-        if self.tol is not None and not self.tol >= 0:
-            raise ParameterError(f"tol={self.tol!r} must be >= 0.")
-        self._backend()
-        return objective, int(factors), int(iterations), np.dtype(self.dtype)
+        values = self.get_params()
+        values["factors"] = defaults["factors"] if self.factors is None else self.factors
+        values["iterations"] = (
+            defaults["iterations"] if self.iterations is None else self.iterations
+        )
+        check_params(values, self.parameters)
+        backend = self._backend()
+        return (
+            objective,
+            int(values["factors"]),
+            int(values["iterations"]),
+            np.dtype(self.dtype),
+            backend,
+        )
 
     def _backend(self) -> str:
         """``"numba"`` or ``"torch"``, after checking device and backend agree and exist."""
@@ -422,7 +451,7 @@ class ALS(FactorModel):
         If training fails or is interrupted, the model is left unfitted.
         """
         require_interactions(data, "fit")
-        objective, k, iterations, dtype = self._settings()
+        objective, k, iterations, dtype, backend = self._settings()
         if data.nnz == 0:
             raise DataError("the training data holds no interactions.")
         if k > min(data.shape):
@@ -461,7 +490,7 @@ class ALS(FactorModel):
             self.solver,
             self.cg_steps,
         )
-        if self._backend() == "torch":
+        if backend == "torch":
             trainer = TorchTrainer(*trainer_args, device=str(self.device))
         else:
             trainer = Trainer(*trainer_args)
@@ -512,13 +541,6 @@ def _converged(history: list[float], tol: float | None) -> bool:
     return (history[-2] - history[-1]) / history[-2] < tol
 
 
-def _converged(history: list[float], tol: float | None) -> bool:
-    """Relative decrease of the last iteration below ``tol``."""
-    if tol is None or len(history) < 2 or not history[-2] > 0:
-        return False
-    return (history[-2] - history[-1]) / history[-2] < tol
-
-
 def _progress(total: int, show: bool):
     if not show:
         return None
@@ -532,7 +554,7 @@ def _check_finite(trainer: Trainer, iteration: int, failed: int, objective: Obje
         return
     if objective.regularization == 0:
         cause = "regularization is 0, so rows with fewer ratings than factors are singular"
-    elif objective.alpha * 1.0 > 1e4:
+    elif objective.alpha > 1e4:
         cause = f"alpha={objective.alpha} makes confidences overflow float32"
     else:
         cause = "the system is ill-conditioned; raise regularization or use dtype='float64'"

@@ -3,7 +3,8 @@
 Layout (format version 1)::
 
     manifest.json       {"format": "alsrec-model", "format_version": 1,
-                         "alsrec_version", "class", "params", "objective",
+                         "alsrec_version", "class" (the model catalog name),
+                         "params", "objective",
                          "scalars", "arrays": {name: {"sha256", "dtype", "shape"}}}
     arrays/<name>.npy   one array each, read with allow_pickle=False
 
@@ -27,33 +28,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from alsrec._atomic import atomic_write
+from alsrec._version import __version__
 from alsrec.errors import ModelFileError
+from alsrec.models import catalog
 from alsrec.models.objective import Objective
 
 FORMAT = "alsrec-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20
-
-
-def _model_classes() -> dict[str, type]:
-    from alsrec.models.als import ALS
-    from alsrec.models.base import FactorModel
-    from alsrec.models.baselines import Popularity, RandomModel
-
-    classes: dict[str, type] = {
-        "FactorModel": FactorModel,
-        "ALS": ALS,
-        "Popularity": Popularity,
-        "Random": RandomModel,
-    }
-    try:
-        from alsrec.spark import SparkALS
-
-        classes["SparkALS"] = SparkALS
-    except ImportError:  # pyspark is optional
-        pass
-    return classes
 
 
 def _ids_for_file(ids: np.ndarray) -> np.ndarray:
@@ -67,8 +50,15 @@ def _ids_from_file(ids: np.ndarray) -> np.ndarray:
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write a fitted model atomically."""
+    """Write a fitted model atomically; its class must be in the model catalog."""
     model._require_fitted()
+    name = catalog.name_of(type(model))
+    if name is None:
+        raise ModelFileError(
+            f"{type(model).__name__} is not in the model catalog, so a saved file could not be "
+            f"loaded back; register it with `class {type(model).__name__}(FactorModel, "
+            f"name=...)` (see alsrec.models.catalog)."
+        )
     arrays: dict[str, np.ndarray] = {
         "user_factors": model.user_factors_,
         "item_factors": model.item_factors_,
@@ -91,8 +81,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "alsrec_version": _version(),
-        "class": type(model).__name__,
+        "alsrec_version": __version__,
+        "class": name,
         "params": params,
         "objective": None if model.objective_ is None else model.objective_.to_dict(),
         "scalars": {
@@ -172,7 +162,7 @@ def _read_manifest(bundle: zipfile.ZipFile, path: Path) -> dict:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has model format version {version!r}, newer than this alsrec "
-            f"({_version()}) reads ({FORMAT_VERSION}); upgrade alsrec to load it."
+            f"({__version__}) reads ({FORMAT_VERSION}); upgrade alsrec to load it."
         )
     if not isinstance(manifest.get("arrays"), dict):
         raise ModelFileError(f"{path}: the manifest lists no arrays.")
@@ -196,8 +186,8 @@ def _read_array(bundle: zipfile.ZipFile, name: str, spec: dict, path: Path) -> n
 
 
 def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
-    classes = _model_classes()
-    cls = classes.get(manifest.get("class"))
+    name = manifest.get("class")
+    cls = catalog.model_class(name) if isinstance(name, str) else None
     if cls is None:
         raise ModelFileError(
             f"{path} holds a {manifest.get('class')!r} model, which this alsrec does not know."
@@ -215,7 +205,7 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
         raise ModelFileError(f"{path} lacks arrays {sorted(required - arrays.keys())}.")
     params = manifest.get("params") or {}
     try:
-        model = cls(**params) if cls.__name__ != "FactorModel" else cls()
+        model = cls(**params) if cls is not catalog.model_class("FactorModel") else cls()
     except TypeError as exc:
         raise ModelFileError(f"{path}: its parameters do not fit {cls.__name__} ({exc}).") from None
     user_ids, item_ids = _ids_from_file(arrays["user_ids"]), _ids_from_file(arrays["item_ids"])
@@ -257,9 +247,3 @@ def _json_safe(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _version() -> str:
-    from alsrec import __version__
-
-    return __version__
