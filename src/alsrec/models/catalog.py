@@ -178,11 +178,17 @@ def build(spec: str, params: Mapping[str, Any], context: str | None = None) -> A
     if entry.requires is not None and not _available(entry.requires[0]):
         module, install = entry.requires
         raise ParameterError(f"{prefix}needs {module}: {install}")
+    clash = [key for key in params if key in fixed]
+    if clash:
+        raise ParameterError(
+            f"{prefix}{spec!r} fixes {clash[0]}={fixed[clash[0]]!r}; drop that option."
+        )
     known = [p for p in entry.constructor_parameters() if p not in fixed]
     unknown = [key for key in params if key not in known]
     if unknown:
         raise ParameterError(
-            f"{prefix}unknown parameter {unknown[0]!r}; known: {', '.join(known)}."
+            f"{prefix}unknown parameter {unknown[0]!r}; "
+            + (f"known: {', '.join(known)}." if known else f"{spec!r} takes none.")
         )
     try:
         check_params(params, getattr(entry.cls, "parameters", ()), only_given=True)
