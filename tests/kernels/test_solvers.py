@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from alsrec.kernels import balanced_chunks, gramian, objective, solve_cg, solve_cholesky
+from alsrec.kernels import (
+    balanced_chunks,
+    gramian,
+    make_weights,
+    objective,
+    solve_cg,
+    solve_cholesky,
+)
 from alsrec.kernels import reference as ref
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
 
@@ -29,6 +36,10 @@ def random_csr(n_rows, n_cols, density, seed, long_row=True):
     return matrix
 
 
+def weights(w0, conf, alpha, tgt):
+    return make_weights(w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt])
+
+
 def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None):
     chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
     args = (
@@ -37,10 +48,7 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
         matrix.data,
         other,
         reg,
-        w0,
-        CONFIDENCE_CODES[conf],
-        alpha,
-        TARGET_CODES[tgt],
+        weights(w0, conf, alpha, tgt),
         chunks,
     )
     if kind == "cg":
@@ -60,9 +68,7 @@ def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
     failed = run_solver(
         "cholesky", matrix, other, reg, w0, conf, alpha, tgt, out, short_max=short_max
     )
-    expected = ref.solve_rows(
-        matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
-    )
+    expected = ref.solve_rows(matrix, other, reg, weights(w0, conf, alpha, tgt))
     assert failed == 0
     tol = 1e-4 if dtype == np.float32 else 1e-9
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
@@ -145,14 +151,9 @@ def test_loss_kernel_equals_dense_objective(setting):
         y,
         user_reg,
         item_reg,
-        w0,
-        CONFIDENCE_CODES[conf],
-        alpha,
-        TARGET_CODES[tgt],
+        weights(w0, conf, alpha, tgt),
     )
-    dense = ref.dense_objective(
-        matrix, x, y, user_reg, item_reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
-    )
+    dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, weights(w0, conf, alpha, tgt))
     assert fast == pytest.approx(dense, rel=1e-10)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from alsrec.kernels.weights import confidence, target
+from alsrec.kernels.weights import CONFIDENCE_ONE, Weights, confidence, target
 
 BLOCK = 128  # rows of Y gathered per block of the Gram update
 GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
@@ -110,10 +110,7 @@ def _woodbury_row(
     rotation_t,
     eigenvalues,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     u,
     scaled,
     s,
@@ -146,11 +143,11 @@ def _woodbury_row(
     for nz in range(start, end):
         col = indices[nz]
         value = values[nz]
-        c = confidence(value, conf_mode, alpha)
-        coef = c * target(value, target_mode)
+        c = confidence(value, weights)
+        coef = c * target(value, weights)
         for j in range(k):
             bt[j] += coef * rotated[col, j]
-        weight = c - w0
+        weight = c - weights.unobserved
         if weight < 0.0:
             return False
         if weight > 0.0:
@@ -253,10 +250,7 @@ def _solve_cholesky(
     other,
     gram,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     rotated,
     rotation_t,
@@ -267,7 +261,8 @@ def _solve_cholesky(
     k = other.shape[1]
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
-    gathered_any = w0 != 1.0 or conf_mode != 0
+    w0 = weights.unobserved
+    gathered_any = w0 != 1.0 or weights.confidence != CONFIDENCE_ONE
     for chunk in prange(n_chunks):
         a = np.empty((k, k), dtype=other.dtype)
         b = np.empty(k, dtype=np.float64)
@@ -296,10 +291,7 @@ def _solve_cholesky(
                 rotation_t,
                 eigenvalues,
                 reg[row],
-                w0,
-                conf_mode,
-                alpha,
-                target_mode,
+                weights,
                 u,
                 scaled,
                 s,
@@ -320,8 +312,8 @@ def _solve_cholesky(
                 for q in range(n):
                     col = indices[block_start + q]
                     value = values[block_start + q]
-                    c = confidence(value, conf_mode, alpha)
-                    coef = c * target(value, target_mode)
+                    c = confidence(value, weights)
+                    coef = c * target(value, weights)
                     weight = c - w0
                     for j in range(k):
                         y = other[col, j]
@@ -336,7 +328,7 @@ def _solve_cholesky(
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def _weighted_targets_times(indptr, indices, values, other, conf_mode, alpha, target_mode, out):
+def _weighted_targets_times(indptr, indices, values, other, weights, out):
     """out[u] = sum_{i in S_u} c_ui p_ui other[i] (the right-hand sides b_u)."""
     k = other.shape[1]
     for row in prange(len(indptr) - 1):
@@ -344,20 +336,25 @@ def _weighted_targets_times(indptr, indices, values, other, conf_mode, alpha, ta
             out[row, j] = 0.0
         for nz in range(indptr[row], indptr[row + 1]):
             value = values[nz]
-            coef = confidence(value, conf_mode, alpha) * target(value, target_mode)
+            coef = confidence(value, weights) * target(value, weights)
             col = indices[nz]
             for j in range(k):
                 out[row, j] += coef * other[col, j]
 
 
-def shares_one_system(w0: float, conf_mode: int, reg: np.ndarray) -> bool:
+def shares_one_system(weights: Weights, reg: np.ndarray) -> bool:
     """True when every row has the same A_u (c == w0 on every cell, one lambda).
 
     That is the blog's model: then all rows are solved at once as
     ``X = B (w0 Y^T Y + lambda I)^-1`` with ``B = R_c Y``, one sparse product
     and one k x k solve, exactly.
     """
-    return conf_mode == 0 and w0 == 1.0 and len(reg) > 0 and bool(np.all(reg == reg[0]))
+    return (
+        weights.confidence == CONFIDENCE_ONE
+        and weights.unobserved == 1.0
+        and len(reg) > 0
+        and bool(np.all(reg == reg[0]))
+    )
 
 
 def solve_cholesky(
@@ -366,10 +363,7 @@ def solve_cholesky(
     values,
     other,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     out,
     short_max=None,
@@ -381,8 +375,8 @@ def solve_cholesky(
     indptr, indices, values : CSR arrays of the rows being solved.
     other : (n_other, k) factors held fixed.
     reg : (n_rows,) regularisation of each row.
-    w0 : weight of every unobserved cell.
-    conf_mode, alpha, target_mode : how values map to c and p (see ``weights``).
+    weights : Weights
+        w0 and how values map to c and p (see :mod:`~alsrec.kernels.weights`).
     chunks : row ranges from :func:`balanced_chunks`.
     out : (n_rows, k) result; rows that fail to factorise are left unchanged.
     short_max : int, optional
@@ -396,15 +390,14 @@ def solve_cholesky(
         Rows whose system was not numerically positive definite.
     """
     k = other.shape[1]
+    w0 = weights.unobserved
     gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
-    if shares_one_system(w0, conf_mode, reg):
+    if shares_one_system(weights, reg):
         system = gram + reg[0] * np.eye(k)
         if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
             return len(reg)  # singular: no row can be solved
         rhs = np.empty((len(indptr) - 1, k), dtype=np.float64)
-        _weighted_targets_times(
-            indptr, indices, values, other, conf_mode, float(alpha), target_mode, rhs
-        )
+        _weighted_targets_times(indptr, indices, values, other, weights, rhs)
         out[:] = rhs @ np.linalg.inv(system)  # k x k inverse, then one gemm for all rows
         return 0
     eigenvalues, rotation = np.linalg.eigh(gram)
@@ -419,10 +412,7 @@ def solve_cholesky(
             other,
             gram,
             reg,
-            float(w0),
-            conf_mode,
-            float(alpha),
-            target_mode,
+            weights,
             chunks,
             rotated,
             np.ascontiguousarray(rotation.T),
@@ -433,9 +423,7 @@ def solve_cholesky(
     )
 
 
-def solve_cg(
-    indptr, indices, values, other, reg, w0, conf_mode, alpha, target_mode, chunks, steps, out
-):
+def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out):
     """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
 
     ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
@@ -456,6 +444,7 @@ def solve_cg(
     threads = numba.config.NUMBA_NUM_THREADS
     rows_buffer = np.empty((threads, capacity, k), dtype=dtype)
     row_scratch = np.empty((threads, 3, capacity), dtype=dtype)
+    w0 = weights.unobserved
     if w0:
         # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
         # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
@@ -477,10 +466,7 @@ def solve_cg(
         basis_other,
         eigenvalues.astype(dtype),
         reg.astype(dtype),
-        float(w0),
-        conf_mode,
-        float(alpha),
-        target_mode,
+        weights,
         chunks,
         int(steps),
         solution,
@@ -499,18 +485,16 @@ def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray, block: int = 1 << 15)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(
-    indices, values, other, conf_mode, alpha, target_mode, w0, start, count, rows, weight, coef
-):
+def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef):
     """Copy ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``, with the
     cells' weights c - w0 and right-hand-side coefficients c p."""
     k = other.shape[1]
     for t in range(count):
         col = indices[start + t]
         value = values[start + t]
-        c = confidence(value, conf_mode, alpha)
-        coef[t] = c * target(value, target_mode)
-        weight[t] = c - w0
+        c = confidence(value, weights)
+        coef[t] = c * target(value, weights)
+        weight[t] = c - weights.unobserved
         for j in range(k):
             rows[t, j] = other[col, j]
 
@@ -520,10 +504,7 @@ def _sparse_product(
     indices,
     values,
     other,
-    conf_mode,
-    alpha,
-    target_mode,
-    w0,
+    weights,
     start,
     n,
     resident,
@@ -548,10 +529,7 @@ def _sparse_product(
                 indices,
                 values,
                 other,
-                conf_mode,
-                alpha,
-                target_mode,
-                w0,
+                weights,
                 start + block_start,
                 count,
                 rows,
@@ -575,10 +553,7 @@ def _solve_cg(
     other,
     diagonal,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     steps,
     out,
@@ -618,10 +593,7 @@ def _solve_cg(
                     indices,
                     values,
                     other,
-                    conf_mode,
-                    alpha,
-                    target_mode,
-                    w0,
+                    weights,
                     start,
                     n,
                     rows,
@@ -639,10 +611,7 @@ def _solve_cg(
                 indices,
                 values,
                 other,
-                conf_mode,
-                alpha,
-                target_mode,
-                w0,
+                weights,
                 start,
                 n,
                 resident,
@@ -666,10 +635,7 @@ def _solve_cg(
                         indices,
                         values,
                         other,
-                        conf_mode,
-                        alpha,
-                        target_mode,
-                        w0,
+                        weights,
                         start + block_start,
                         count,
                         rows,
@@ -698,10 +664,7 @@ def _solve_cg(
                     indices,
                     values,
                     other,
-                    conf_mode,
-                    alpha,
-                    target_mode,
-                    w0,
+                    weights,
                     start,
                     n,
                     resident,

@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any, Literal
 
-import numba
 import numpy as np
 
 from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
-from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.models.base import FactorModel
 from alsrec.models.objective import (
     CONFIDENCE_CODES,
@@ -23,218 +20,11 @@ from alsrec.models.objective import (
     resolve_objective,
 )
 from alsrec.models.params import Param, check_params, positive_int
+from alsrec.models.training import TorchTrainer, Trainer, fit_biases, thread_limits
+
+__all__ = ["ALS", "Callback", "TorchTrainer", "Trainer", "fit_biases", "thread_limits"]
 
 Callback = Callable[[int, float, float], Any]
-
-
-@contextmanager
-def thread_limits(num_threads: int):
-    """Run numba kernels on ``num_threads`` threads (0 = all) for the duration.
-
-    Only numba's thread count of the calling thread changes
-    (``numba.set_num_threads`` is thread-local) and it is restored on exit.
-    No kernel calls BLAS inside numba's threads, so BLAS needs no limit here.
-    """
-    previous = numba.get_num_threads()
-    wanted = numba.config.NUMBA_NUM_THREADS if num_threads <= 0 else num_threads
-    numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
-
-
-class Trainer:
-    """The ALS loop's state: CSR arrays of both orientations and both factor matrices.
-
-    Models own the loop; this class holds it so tests and backends can step
-    it half by half (``solve_users`` / ``solve_items``) and read the exact
-    ``loss()`` in between.
-    """
-
-    def __init__(
-        self,
-        data: Interactions,
-        values_by_user: np.ndarray,
-        values_by_item: np.ndarray,
-        objective: Objective,
-        user_factors: np.ndarray,
-        item_factors: np.ndarray,
-        solver: str,
-        cg_steps: int,
-    ) -> None:
-        self.user_matrix = data.matrix
-        self.item_matrix = data.item_user
-        self.user_values = values_by_user
-        self.item_values = values_by_item
-        self.objective = objective
-        self.x = user_factors
-        self.y = item_factors
-        self.solver = solver
-        self.cg_steps = cg_steps
-        n_users, n_items = data.shape
-        k = user_factors.shape[1]
-        chunks = 8 * numba.config.NUMBA_NUM_THREADS
-        self.user_reg = objective.row_regularization(data.user_counts(), n_items)
-        self.item_reg = objective.row_regularization(data.item_counts(), n_users)
-        self.user_chunks = balanced_chunks(self.user_matrix.indptr, k, chunks)
-        self.item_chunks = balanced_chunks(self.item_matrix.indptr, k, chunks)
-
-    def _solve(self, matrix, values, other, reg, chunks, out) -> int:
-        o = self.objective
-        args = (
-            matrix.indptr,
-            matrix.indices,
-            values,
-            other,
-            reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-            chunks,
-        )
-        if self.solver == "cg":
-            return solve_cg(*args, self.cg_steps, out)
-        return solve_cholesky(*args, out)
-
-    def solve_users(self) -> int:
-        """Half-step: every user row given the item factors. Returns failed rows."""
-        return self._solve(
-            self.user_matrix, self.user_values, self.y, self.user_reg, self.user_chunks, self.x
-        )
-
-    def solve_items(self) -> int:
-        """Half-step: every item row given the user factors. Returns failed rows."""
-        return self._solve(
-            self.item_matrix, self.item_values, self.x, self.item_reg, self.item_chunks, self.y
-        )
-
-    def all_finite(self) -> bool:
-        """True while no factor is NaN or infinite."""
-        return bool(np.isfinite(self.x).all() and np.isfinite(self.y).all())
-
-    def factors_to_host(self) -> None:
-        """Factors already live in ``x`` and ``y`` on the CPU path."""
-
-    def loss(self) -> float:
-        """The exact objective at the current factors."""
-        o = self.objective
-        m = self.user_matrix
-        return objective(
-            m.indptr,
-            m.indices,
-            self.user_values,
-            self.x,
-            self.y,
-            self.user_reg,
-            self.item_reg,
-            float(o.unobserved_weight),
-            o.confidence_code,
-            float(o.alpha),
-            o.target_code,
-        )
-
-
-class TorchTrainer(Trainer):
-    """The same loop on torch tensors (a CUDA GPU, or torch's CPU device for tests).
-
-    The interaction arrays and both factor matrices live on the device; only
-    ``indptr`` stays on the host too, to plan the padded row buckets.
-    """
-
-    def __init__(self, *args, device: str = "cuda", **kwargs) -> None:
-        import torch
-
-        super().__init__(*args, **kwargs)
-        self.device = torch.device(device)
-
-        def put(array):
-            return torch.as_tensor(np.ascontiguousarray(array), device=self.device)
-
-        self.t_user = (put(self.user_matrix.indices.astype(np.int64)), put(self.user_values))
-        self.t_item = (put(self.item_matrix.indices.astype(np.int64)), put(self.item_values))
-        self.t_user_reg, self.t_item_reg = put(self.user_reg), put(self.item_reg)
-        self.t_x, self.t_y = put(self.x), put(self.y)
-
-    def _torch_solve(self, matrix, arrays, other, reg, out) -> int:
-        from alsrec.kernels import torch_solvers
-
-        o = self.objective
-        return torch_solvers.solve(
-            matrix.indptr,
-            arrays[0],
-            arrays[1],
-            other,
-            reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-            out,
-            self.solver,
-            self.cg_steps,
-        )
-
-    def solve_users(self) -> int:
-        """Half-step on the device: every user row given the item factors."""
-        return self._torch_solve(self.user_matrix, self.t_user, self.t_y, self.t_user_reg, self.t_x)
-
-    def solve_items(self) -> int:
-        """Half-step on the device: every item row given the user factors."""
-        return self._torch_solve(self.item_matrix, self.t_item, self.t_x, self.t_item_reg, self.t_y)
-
-    def loss(self) -> float:
-        """The exact objective at the current device factors."""
-        from alsrec.kernels import torch_solvers
-
-        o = self.objective
-        return torch_solvers.objective(
-            self.user_matrix.indptr,
-            self.t_user[0],
-            self.t_user[1],
-            self.t_x,
-            self.t_y,
-            self.t_user_reg,
-            self.t_item_reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-        )
-
-    def all_finite(self) -> bool:
-        """True while no device factor is NaN or infinite."""
-        import torch
-
-        return bool(torch.isfinite(self.t_x).all() and torch.isfinite(self.t_y).all())
-
-    def factors_to_host(self) -> None:
-        """Copy the device factors back into ``x`` and ``y``."""
-        self.x = self.t_x.cpu().numpy()
-        self.y = self.t_y.cpu().numpy()
-
-
-def fit_biases(
-    data: Interactions, damping: float, sweeps: int = 3
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Damped baseline mu + b_u + b_i by alternating means (Koren's baseline predictor).
-
-    ``b_i = sum_u (r - mu - b_u) / (n_i + damping)``, then the same for users;
-    a few sweeps converge on rating data.
-    """
-    ratings = data.matrix.data.astype(np.float64)
-    users, items = data.row_indices(), data.matrix.indices
-    mu = float(ratings.mean())
-    user_bias = np.zeros(data.n_users)
-    item_bias = np.zeros(data.n_items)
-    item_counts, user_counts = data.item_counts(), data.user_counts()
-    for _ in range(sweeps):
-        residual = ratings - mu - user_bias[users]
-        item_bias = np.bincount(items, residual, data.n_items) / (item_counts + damping)
-        residual = ratings - mu - item_bias[items]
-        user_bias = np.bincount(users, residual, data.n_users) / (user_counts + damping)
-    return mu, user_bias, item_bias
 
 
 class ALS(

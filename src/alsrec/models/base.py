@@ -21,7 +21,7 @@ from alsrec.data.interactions import Interactions, _lookup, require_interactions
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import solve_cholesky, top_n
 from alsrec.models import catalog
-from alsrec.models.objective import Objective
+from alsrec.models.objective import Objective, damped_means
 from alsrec.models.params import Param, positive_int
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
@@ -458,7 +458,7 @@ class FactorModel:
             item_bias = self.item_bias_ if self.item_bias_ is not None else np.zeros(self.n_items)
             residual = values - self.global_bias_ - item_bias[rows.indices]
             owner = np.repeat(np.arange(rows.shape[0]), counts)
-            biases = np.bincount(owner, residual, rows.shape[0]) / (counts + objective.bias_damping)
+            biases = damped_means(owner, residual, counts, objective.bias_damping)
             values = residual - biases[owner]
         factors = self.item_factors_
         out = np.zeros((rows.shape[0], factors.shape[1]), dtype=factors.dtype)
@@ -468,10 +468,7 @@ class FactorModel:
             values.astype(factors.dtype),
             factors,
             objective.row_regularization(counts, self.n_items),
-            objective.unobserved_weight,
-            objective.confidence_code,
-            objective.alpha,
-            objective.target_code,
+            objective.weights,
             np.array([0, rows.shape[0]], dtype=np.int64),
             out,
         )
