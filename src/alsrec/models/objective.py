@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from alsrec.errors import ParameterError
-from alsrec.models.params import Param
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, Weights, make_weights
+from alsrec.models.params import Param
 
 
 @dataclass(frozen=True)
