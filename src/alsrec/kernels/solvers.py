@@ -100,6 +100,39 @@ def _cholesky_solve(a, b, low, z, out_row):
     return True
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _cholesky_solve_in_place(s, t, n):
+    """Solve ``s[:n, :n] z = t[:n]`` for SPD ``s`` (lower triangle), overwriting both.
+
+    ``s`` becomes its Cholesky factor and ``t`` the solution; False when a
+    pivot is not positive (the system is not positive definite).
+    """
+    for j in range(n):
+        pivot = s[j, j]
+        for p in range(j):
+            pivot -= s[j, p] * s[j, p]
+        if not pivot > 0.0:
+            return False
+        pivot = np.sqrt(pivot)
+        s[j, j] = pivot
+        for i in range(j + 1, n):
+            total = s[i, j]
+            for p in range(j):
+                total -= s[i, p] * s[j, p]
+            s[i, j] = total / pivot
+    for i in range(n):
+        total = t[i]
+        for p in range(i):
+            total -= s[i, p] * t[p]
+        t[i] = total / s[i, i]
+    for i in range(n - 1, -1, -1):
+        total = t[i]
+        for p in range(i + 1, n):
+            total -= s[p, i] * t[p]
+        t[i] = total / s[i, i]
+    return True
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _woodbury_row(
     start,
@@ -156,8 +189,6 @@ def _woodbury_row(
                 scaled[n, j] = rotated[col, j] * inverse[j]  # D^-1 u
             s[n, n] = 1.0 / weight  # the diagonal of W^-1; U D^-1 U^T is added below
             n += 1
-    for j in range(k):
-        xt[j] = bt[j] * inverse[j]
     for a in range(n):
         rhs = 0.0
         for j in range(k):
@@ -171,30 +202,8 @@ def _woodbury_row(
                 s[a, a] += total
             else:
                 s[a, b] = total
-    # Cholesky of the n x n system in place (lower triangle), then two triangular solves.
-    for j in range(n):
-        pivot = s[j, j]
-        for p in range(j):
-            pivot -= s[j, p] * s[j, p]
-        if not pivot > 0.0:
-            return False
-        pivot = np.sqrt(pivot)
-        s[j, j] = pivot
-        for i in range(j + 1, n):
-            total = s[i, j]
-            for p in range(j):
-                total -= s[i, p] * s[j, p]
-            s[i, j] = total / pivot
-    for i in range(n):
-        total = t[i]
-        for p in range(i):
-            total -= s[i, p] * t[p]
-        t[i] = total / s[i, i]
-    for i in range(n - 1, -1, -1):
-        total = t[i]
-        for p in range(i + 1, n):
-            total -= s[p, i] * t[p]
-        t[i] = total / s[i, i]
+    if not _cholesky_solve_in_place(s, t, n):
+        return False
     for j in range(k):
         xt[j] = bt[j] * inverse[j]
     for a in range(n):
@@ -545,6 +554,121 @@ def _sparse_product(
         _accumulate(rows, count, projected, out)
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _jacobi_inverse(
+    indices, values, other, weights, diagonal, row_reg, start, n, resident, rows, weight, coef, out
+):
+    """out = 1 / diag(A_u) in the eigenbasis (1 where a diagonal entry is not positive).
+
+    The exact diagonal of A there, where the shared part is diagonal, so it
+    captures the spread of w0 Y^T Y's spectrum (3 preconditioned steps reach
+    the exact solve's loss on MovieLens).
+    """
+    k = len(out)
+    capacity = rows.shape[0]
+    for j in range(k):
+        out[j] = diagonal[j] + row_reg
+    for block_start in range(0, n, capacity):
+        count = min(capacity, n - block_start)
+        if not resident:  # a long row streams through the buffer once more
+            _gather_rows(
+                indices,
+                values,
+                other,
+                weights,
+                start + block_start,
+                count,
+                rows,
+                weight,
+                coef,
+            )
+        for t in range(count):
+            w = weight[t]
+            for j in range(k):
+                out[j] += w * rows[t, j] * rows[t, j]
+    for j in range(k):
+        d = out[j]
+        out[j] = 1.0 / d if d > 0.0 else 1.0
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _preconditioned_cg(
+    indices,
+    values,
+    other,
+    weights,
+    diagonal,
+    row_reg,
+    start,
+    n,
+    resident,
+    rows,
+    weight,
+    coef,
+    projected,
+    inverse_diagonal,
+    steps,
+    x,
+    r,
+    z,
+    p,
+    ap,
+):
+    """Up to ``steps`` Jacobi-preconditioned CG steps from ``x`` with residual ``r``.
+
+    Updates ``x`` and ``r`` in place (``z``, ``p``, ``ap`` are scratch) and
+    returns the squared residual norm, NaN or inf when the row diverged.
+    """
+    k = len(x)
+    rz_old = 0.0
+    rs_old = 0.0
+    for j in range(k):
+        z[j] = inverse_diagonal[j] * r[j]
+        p[j] = z[j]
+        rz_old += np.float64(r[j]) * z[j]
+        rs_old += np.float64(r[j]) * r[j]
+    for _ in range(steps):
+        if rs_old < 1e-20 or not rz_old > 0.0:
+            break
+        _shared_product(diagonal, row_reg, p, ap)
+        _sparse_product(
+            indices,
+            values,
+            other,
+            weights,
+            start,
+            n,
+            resident,
+            rows,
+            weight,
+            coef,
+            projected,
+            p,
+            ap,
+            False,
+        )
+        p_ap = 0.0
+        for j in range(k):
+            p_ap += np.float64(p[j]) * ap[j]
+        if not p_ap > 0.0:
+            break
+        step = rz_old / p_ap
+        rz_new = 0.0
+        rs_new = 0.0
+        for j in range(k):
+            x[j] += step * p[j]
+            r[j] -= step * ap[j]
+            z[j] = inverse_diagonal[j] * r[j]
+            rz_new += np.float64(r[j]) * z[j]
+            rs_new += np.float64(r[j]) * r[j]
+        beta = rz_new / rz_old
+        for j in range(k):
+            p[j] = z[j] + beta * p[j]
+        rz_old = rz_new
+        rs_old = rs_new
+    return rs_old
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cg(
     indptr,
@@ -623,78 +747,43 @@ def _solve_cg(
                 r,
                 True,
             )
-            # Jacobi preconditioner: the exact diagonal of A in the eigenbasis, where the
-            # shared part is diagonal, so it captures the spread of w0 Y^T Y's spectrum
-            # (3 preconditioned steps reach the exact solve's loss on MovieLens).
-            for j in range(k):
-                inverse_diagonal[j] = diagonal[j] + row_reg
-            for block_start in range(0, n, capacity):
-                count = min(capacity, n - block_start)
-                if not resident:  # a long row streams through the buffer once more
-                    _gather_rows(
-                        indices,
-                        values,
-                        other,
-                        weights,
-                        start + block_start,
-                        count,
-                        rows,
-                        weight,
-                        coef,
-                    )
-                for t in range(count):
-                    w = weight[t]
-                    for j in range(k):
-                        inverse_diagonal[j] += w * rows[t, j] * rows[t, j]
-            for j in range(k):
-                d = inverse_diagonal[j]
-                inverse_diagonal[j] = 1.0 / d if d > 0.0 else 1.0
-            rz_old = 0.0
-            rs_old = 0.0
-            for j in range(k):
-                z[j] = inverse_diagonal[j] * r[j]
-                p[j] = z[j]
-                rz_old += np.float64(r[j]) * z[j]
-                rs_old += np.float64(r[j]) * r[j]
-            for _ in range(steps):
-                if rs_old < 1e-20 or not rz_old > 0.0:
-                    break
-                _shared_product(diagonal, row_reg, p, ap)
-                _sparse_product(
-                    indices,
-                    values,
-                    other,
-                    weights,
-                    start,
-                    n,
-                    resident,
-                    rows,
-                    weight,
-                    coef,
-                    projected,
-                    p,
-                    ap,
-                    False,
-                )
-                p_ap = 0.0
-                for j in range(k):
-                    p_ap += np.float64(p[j]) * ap[j]
-                if not p_ap > 0.0:
-                    break
-                step = rz_old / p_ap
-                rz_new = 0.0
-                rs_new = 0.0
-                for j in range(k):
-                    x[j] += step * p[j]
-                    r[j] -= step * ap[j]
-                    z[j] = inverse_diagonal[j] * r[j]
-                    rz_new += np.float64(r[j]) * z[j]
-                    rs_new += np.float64(r[j]) * r[j]
-                beta = rz_new / rz_old
-                for j in range(k):
-                    p[j] = z[j] + beta * p[j]
-                rz_old = rz_new
-                rs_old = rs_new
+            _jacobi_inverse(
+                indices,
+                values,
+                other,
+                weights,
+                diagonal,
+                row_reg,
+                start,
+                n,
+                resident,
+                rows,
+                weight,
+                coef,
+                inverse_diagonal,
+            )
+            rs_old = _preconditioned_cg(
+                indices,
+                values,
+                other,
+                weights,
+                diagonal,
+                row_reg,
+                start,
+                n,
+                resident,
+                rows,
+                weight,
+                coef,
+                projected,
+                inverse_diagonal,
+                steps,
+                x,
+                r,
+                z,
+                p,
+                ap,
+            )
             if not np.isfinite(rs_old):
                 failures[chunk] += 1
             for j in range(k):
