@@ -3,7 +3,8 @@
 Layout (format version 1)::
 
     manifest.json       {"format": "alsrec-model", "format_version": 1,
-                         "alsrec_version", "class", "params", "objective",
+                         "alsrec_version", "class" (the model catalog name),
+                         "params", "objective",
                          "scalars", "arrays": {name: {"sha256", "dtype", "shape"}}}
     arrays/<name>.npy   one array each, read with allow_pickle=False
 
@@ -41,33 +42,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 from alsrec._atomic import atomic_write
+from alsrec._version import __version__
 from alsrec.errors import ModelFileError, ParameterError
+from alsrec.models import catalog
 from alsrec.models.objective import Objective
 
 FORMAT = "alsrec-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20
-
-
-def _model_classes() -> dict[str, type]:
-    from alsrec.models.als import ALS
-    from alsrec.models.base import FactorModel
-    from alsrec.models.baselines import Popularity, RandomModel
-
-    classes: dict[str, type] = {
-        "FactorModel": FactorModel,
-        "ALS": ALS,
-        "Popularity": Popularity,
-        "Random": RandomModel,
-    }
-    try:
-        from alsrec.spark import SparkALS
-
-        classes["SparkALS"] = SparkALS
-    except ImportError:  # pyspark is optional
-        pass
-    return classes
 
 
 def _ids_for_file(ids: np.ndarray, label: str) -> dict[str, np.ndarray]:
@@ -107,8 +90,15 @@ def _ids_from_file(arrays: dict[str, np.ndarray], label: str) -> np.ndarray:
 
 
 def save_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write a fitted model atomically."""
+    """Write a fitted model atomically; its class must be in the model catalog."""
     model._require_fitted()
+    name = catalog.name_of(type(model))
+    if name is None:
+        raise ModelFileError(
+            f"{type(model).__name__} is not in the model catalog, so a saved file could not be "
+            f"loaded back; register it with `class {type(model).__name__}(FactorModel, "
+            f"name=...)` (see alsrec.models.catalog)."
+        )
     arrays: dict[str, np.ndarray] = {
         "user_factors": model.user_factors_,
         "item_factors": model.item_factors_,
@@ -131,8 +121,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "alsrec_version": _version(),
-        "class": type(model).__name__,
+        "alsrec_version": __version__,
+        "class": name,
         "params": params,
         "objective": None if model.objective_ is None else model.objective_.to_dict(),
         "scalars": {
@@ -262,7 +252,7 @@ def _read_manifest(bundle: zipfile.ZipFile, path: Path) -> dict:
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has model format version {version}, newer than this alsrec "
-            f"({_version()}) reads ({FORMAT_VERSION}); upgrade alsrec to load it."
+            f"({__version__}) reads ({FORMAT_VERSION}); upgrade alsrec to load it."
         )
     if not isinstance(manifest.get("class"), str):
         raise bad("'class' must be a string")
@@ -397,15 +387,15 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
     def bad(what: str) -> ModelFileError:
         return ModelFileError(f"{path}: {what}. The file is inconsistent; retrain or restore it.")
 
-    classes = _model_classes()
-    cls = classes.get(manifest["class"])
+    name = manifest["class"]
+    cls = catalog.model_class(name)
     if cls is None:
         raise ModelFileError(
             f"{path} holds a {manifest['class']!r} model, which this alsrec does not know."
         )
     params = manifest.get("params", {})
     try:
-        model = cls(**params) if cls.__name__ != "FactorModel" else cls()
+        model = cls(**params) if cls is not catalog.model_class("FactorModel") else cls()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: its parameters do not fit {cls.__name__} ({exc}).") from None
     user_ids, item_ids = _ids_from_file(arrays, "user"), _ids_from_file(arrays, "item")
@@ -472,9 +462,3 @@ def _json_safe(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
-
-
-def _version() -> str:
-    from alsrec import __version__
-
-    return __version__
