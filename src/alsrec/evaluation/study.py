@@ -32,7 +32,12 @@ BEST_BLOG_PARAMS = {
 
 @dataclass
 class StudyResult:
-    """Everything the study computed."""
+    """Everything the study computed.
+
+    ``params`` holds every model's constructor parameters (``get_params()``),
+    by model name; ``recommender`` names the model whose ``recommendations``
+    (fitted on all data) are shown.
+    """
 
     data_name: str
     stats: DataStats
@@ -46,6 +51,8 @@ class StudyResult:
     recommendations: pd.DataFrame | None
     example_user: Any
     seconds: float
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recommender: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -101,4 +108,6 @@ def run_study(
         recommendations=recommendations,
         example_user=user,
         seconds=time.perf_counter() - started,
+        params={name: dict(model.get_params()) for name, model in models.items()},
+        recommender=names[0],
     )
