@@ -29,7 +29,7 @@ figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1
 figcaption { color: #666; font-size: .9rem; } .sentence { font-size: 1.02rem; margin: .4rem 0; }
 code, pre { background: #f6f6f6; padding: .1rem .3rem; border-radius: 3px; font-size: .88rem; }
 pre { padding: .6rem; overflow-x: auto; } .muted { color: #777; }
-th.text, td.text { text-align: left; }
+th.text, td.text { text-align: left; } td:first-child { white-space: nowrap; }
 td.params { text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace;
             font-size: .82rem; white-space: normal; }
 """
@@ -129,7 +129,7 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
             f"mean {metric} with confidence intervals",
             f"Mean {metric} of every model with its 95% bootstrap confidence interval over "
             f"users; intervals that do not overlap are clearly different, and the paired "
-            f"comparisons above are sharper still.",
+            f"comparisons below are sharper still.",
         ),
     ]
     summary = study.summary.copy()
