@@ -14,8 +14,10 @@ import hashlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -25,6 +27,32 @@ from alsrec.errors import DownloadError
 CHUNK = 1 << 20
 MAX_EXPANSION_RATIO = 100
 MAX_EXTRACTED_BYTES = 16 << 30
+DEFAULT_TIMEOUT = 30.0  # seconds a silent server may keep us waiting, per connect or read
+
+
+def announce(message: str, progress: bool) -> None:
+    """Tell the user on stderr what is about to take a while (when ``progress``)."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    reason = getattr(exc, "reason", exc)
+    return isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError)
+
+
+def _open(url: str, timeout: float, what: str):
+    """``urlopen`` whose failures, a silent server included, are one clear DownloadError."""
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        if _timed_out(exc):
+            host = urllib.parse.urlsplit(url).netloc
+            raise DownloadError(
+                f"could not {what} {url}: {host} did not answer within {timeout:g} s. "
+                f"Check the network, or try again later."
+            ) from None
+        raise DownloadError(f"could not {what} {url}: {exc}") from None
 
 
 def md5_of(path: str | os.PathLike[str]) -> str:
@@ -36,13 +64,13 @@ def md5_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def fetch_text(url: str, timeout: float = 30.0) -> str:
-    """GET a small text resource (e.g. a ``.md5`` file)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+def fetch_text(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """GET a small text resource (e.g. a ``.md5`` file); ``timeout`` in seconds."""
+    with _open(url, timeout, "fetch") as response:
+        try:
             return response.read(1 << 16).decode("ascii", errors="replace")
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"could not fetch {url}: {exc}") from None
+        except OSError as exc:
+            raise DownloadError(f"could not fetch {url}: {exc}") from None
 
 
 def download(
@@ -51,7 +79,7 @@ def download(
     expected_md5: str | None,
     *,
     progress: bool = True,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Download ``url`` to ``destination`` atomically, verifying length and MD5.
 
@@ -66,7 +94,7 @@ def download(
     progress : bool
         Show a tqdm progress bar on stderr.
     timeout : float
-        Socket timeout in seconds.
+        Seconds to wait for the server to answer, and for each chunk after.
 
     Raises
     ------
@@ -85,10 +113,7 @@ def download(
     received = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=timeout)
-            except (urllib.error.URLError, OSError) as exc:
-                raise DownloadError(f"could not download {url}: {exc}") from None
+            response = _open(url, timeout, "download")
             with response:
                 total = response.headers.get("Content-Length")
                 total = int(total) if total and total.isdigit() else None
@@ -104,8 +129,9 @@ def download(
                         try:
                             chunk = response.read(CHUNK)
                         except (OSError, ValueError) as exc:
+                            why = f"no data for {timeout:g} s" if _timed_out(exc) else exc
                             raise DownloadError(
-                                f"the download of {url} broke off after {received} bytes: {exc}"
+                                f"the download of {url} broke off after {received} bytes: {why}"
                             ) from None
                         if not chunk:
                             break

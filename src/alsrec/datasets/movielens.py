@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.datasets.download import download, fetch_text, safe_extract
+from alsrec.datasets.download import DEFAULT_TIMEOUT, announce, download, fetch_text, safe_extract
 from alsrec.errors import DataError, DownloadError
 
 DATA_DIR_ENV = "ALSREC_DATA_DIR"
@@ -105,8 +105,11 @@ def locate_movielens(
     *,
     download_missing: bool = True,
     progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Return the folder holding the variant's files, extracting or downloading as needed.
+
+    ``timeout`` is how many seconds a silent server may keep the download waiting.
 
     Raises
     ------
@@ -126,9 +129,14 @@ def locate_movielens(
             raise DownloadError(_missing_message(spec, root, "downloading is turned off"))
         base = os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip("/")
         url = f"{base}/{spec.name}.zip"
+        announce(
+            f"downloading {spec.name} from {url} into {root} (giving up if the server is "
+            f"silent for {timeout:g} s)",
+            progress,
+        )
         try:
-            expected = spec.md5 or _published_md5(f"{url}.md5")
-            download(url, archive, expected, progress=progress)
+            expected = spec.md5 or _published_md5(f"{url}.md5", timeout)
+            download(url, archive, expected, progress=progress, timeout=timeout)
         except DownloadError as exc:
             raise DownloadError(
                 f"{exc}\n{_missing_message(spec, root, 'the download failed')}"
@@ -157,8 +165,8 @@ def _missing_message(spec: Variant, root: Path, why: str) -> str:
     )
 
 
-def _published_md5(url: str) -> str:
-    match = re.search(r"\b[0-9a-fA-F]{32}\b", fetch_text(url))
+def _published_md5(url: str, timeout: float) -> str:
+    match = re.search(r"\b[0-9a-fA-F]{32}\b", fetch_text(url, timeout))
     if not match:
         raise DownloadError(f"{url} holds no MD5 checksum; cannot verify the download.")
     return match.group(0).lower()
@@ -170,6 +178,7 @@ def load_movielens(
     *,
     download_missing: bool = True,
     progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Interactions:
     """Load a MovieLens rating matrix with timestamps and movie titles.
 
@@ -183,7 +192,9 @@ def load_movielens(
     download_missing : bool
         Download the official zip when no local copy exists.
     progress : bool
-        Show a progress bar while downloading.
+        Say on stderr when a download starts, and show a progress bar.
+    timeout : float
+        Seconds a silent download server may keep us waiting before a DownloadError.
 
     Returns
     -------
@@ -198,7 +209,9 @@ def load_movielens(
     (610, 9724)
     """
     spec = variant(name)
-    folder = locate_movielens(name, data_dir, download_missing=download_missing, progress=progress)
+    folder = locate_movielens(
+        name, data_dir, download_missing=download_missing, progress=progress, timeout=timeout
+    )
     ratings, movies = _read_files(spec, folder)
     return Interactions.from_dataframe(
         ratings,
