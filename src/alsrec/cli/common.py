@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import typer
 
 from alsrec.data import Interactions
-from alsrec.datasets import VARIANTS, load_movielens
+from alsrec.datasets import LASTFM_NAMES, VARIANTS, load_lastfm, load_movielens
 from alsrec.errors import AlsrecError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,13 +57,17 @@ def load_data(
     timestamp_col: str | None = None,
     sep: str | None = None,
 ) -> Interactions:
-    """DATA is a MovieLens name (``ml-latest-small``) or a CSV/TSV/Parquet path."""
+    """DATA is a data set name (``ml-latest-small``, ``lastfm``) or a CSV/TSV/Parquet path."""
     if is_movielens_name(data):
         return load_movielens(data, data_dir, progress=sys.stderr.isatty())
+    if data.lower() in LASTFM_NAMES and not Path(data).exists():
+        return load_lastfm(data_dir, progress=sys.stderr.isatty())
     path = Path(data)
     if not path.exists():
         names = ", ".join(VARIANTS)
-        raise fail(f"{data} is neither a file nor a MovieLens name ({names}). Check the path.")
+        raise fail(
+            f"{data} is neither a file nor a MovieLens name ({names}) nor lastfm. Check the path."
+        )
     kwargs: dict[str, Any] = {
         "user_col": user_col,
         "item_col": item_col,
