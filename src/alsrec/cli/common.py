@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import typer
 
 from alsrec.data import Interactions
-from alsrec.datasets import VARIANTS, load_movielens
+from alsrec.datasets import LASTFM_NAMES, VARIANTS, load_lastfm, load_movielens
 from alsrec.errors import AlsrecError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -126,7 +126,7 @@ def load_data(
     sep: str | None = None,
     duplicates: str | None = None,
 ) -> Interactions:
-    """DATA is a MovieLens name (``ml-latest-small``) or a CSV/TSV/Parquet path."""
+    """DATA is a data set name (``ml-latest-small``, ``lastfm``) or a CSV/TSV/Parquet path."""
     file_options = {
         "--user-col": user_col,
         "--item-col": item_col,
@@ -144,10 +144,14 @@ def load_data(
                 f"name with fixed columns. Drop {', '.join(given)}, or give a file path."
             )
         return load_movielens(data, data_dir, progress=sys.stderr.isatty())
+    if data.lower() in LASTFM_NAMES and not Path(data).exists():
+        return load_lastfm(data_dir, progress=sys.stderr.isatty())
     path = Path(data)
     if not path.exists():
         names = ", ".join(VARIANTS)
-        raise fail(f"{data} is neither a file nor a MovieLens name ({names}). Check the path.")
+        raise fail(
+            f"{data} is neither a file nor a MovieLens name ({names}) nor lastfm. Check the path."
+        )
     kwargs: dict[str, Any] = {
         "user_col": user_col,
         "item_col": item_col,

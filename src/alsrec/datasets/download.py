@@ -5,6 +5,8 @@
 - Extraction goes to a temporary folder, refuses entries that would escape it
   (absolute paths, ``..``, links) and archives that expand beyond a bound (zip
   bombs), and is renamed into place only when complete.
+- :func:`locate_dataset` is the one lookup every loader shares: an extracted
+  folder, else a local zip, else a verified download.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from alsrec.errors import DownloadError
+from alsrec.errors import DataError, DownloadError
 
 CHUNK = 1 << 20
 MAX_EXPANSION_RATIO = 100
@@ -217,6 +220,114 @@ def safe_extract(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def locate_dataset(
+    root: Path,
+    folders: Sequence[str],
+    marker: str,
+    archive_name: str,
+    url: str,
+    expected_md5: Callable[[], str | None],
+    missing_message: Callable[[str], str],
+    *,
+    file_sha256: Mapping[str, str] | None = None,
+    download_missing: bool = True,
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
+    """The folder under ``root`` holding ``marker``, extracting or downloading as needed.
+
+    Parameters
+    ----------
+    root : Path
+        The data folder.
+    folders : sequence of str
+        Names the extracted folder may have (looked for in ``root`` and inside
+        the extracted archive, whose own top level is tried last).
+    marker : str
+        A file whose presence proves a folder holds the data set.
+    archive_name : str
+        The zip's file name in ``root``.
+    url : str
+        Where to download the zip from when it is absent.
+    expected_md5 : callable
+        ``expected_md5(timeout)`` returns the zip's MD5 (or None to skip that check);
+        called only when downloading, since it may need the network.
+    missing_message : callable
+        ``missing_message(why)``: says where to put the files.
+    file_sha256 : mapping, optional
+        SHA-256 of files inside a downloaded archive, checked after extraction
+        (for archives without a published checksum).
+    download_missing, progress : bool
+        Download when no local copy exists; announce it and show a progress bar.
+    timeout : float
+        Seconds a silent server may keep each connect or read waiting.
+
+    Raises
+    ------
+    DownloadError
+        When the files are absent and cannot be downloaded, or a download fails
+        a check; nothing fetched is kept then.
+    DataError
+        When the archive does not hold ``marker``.
+    """
+    for folder in (root / name for name in folders):
+        if (folder / marker).is_file():
+            return folder
+    archive = root / archive_name
+    downloaded = False
+    if not archive.is_file():
+        if not download_missing:
+            raise DownloadError(missing_message("downloading is turned off"))
+        announce(
+            f"downloading {archive_name} from {url} into {root} (giving up if the server is "
+            f"silent for {timeout:g} s)",
+            progress,
+        )
+        try:
+            download(url, archive, expected_md5(timeout), progress=progress, timeout=timeout)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc}\n{missing_message('the download failed')}") from None
+        downloaded = True
+    extracted = root / f".{Path(archive_name).stem}-extracted"
+    if not extracted.exists():
+        try:
+            safe_extract(archive, extracted)
+        except DownloadError:
+            if downloaded:  # never keep an archive we fetched and could not use
+                archive.unlink(missing_ok=True)
+            raise
+    for folder in (*(extracted / name for name in folders), extracted):
+        if (folder / marker).is_file():
+            if downloaded and file_sha256:
+                _verify_files(folder, file_sha256, archive, extracted, url)
+            return folder
+    raise DataError(f"{archive} has no {marker}; it is not the expected archive.")
+
+
+def _verify_files(
+    folder: Path, expected: Mapping[str, str], archive: Path, extracted: Path, url: str
+) -> None:
+    for name, digest in expected.items():
+        path = folder / name
+        actual = sha256_of(path) if path.is_file() else "missing"
+        if actual != digest:
+            shutil.rmtree(extracted, ignore_errors=True)
+            archive.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{name} in the archive from {url} has SHA-256 {actual}, expected {digest}: "
+                f"the file is damaged or not the official one. Nothing was kept; try again later."
+            )
 
 
 def _checked_destination(root: Path, info: zipfile.ZipInfo, archive: Path) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.datasets.download import DEFAULT_TIMEOUT, announce, download, fetch_text, safe_extract
+from alsrec.datasets.download import DEFAULT_TIMEOUT, fetch_text, locate_dataset
 from alsrec.errors import DataError, DownloadError
 
 DATA_DIR_ENV = "ALSREC_DATA_DIR"
@@ -119,41 +119,19 @@ def locate_movielens(
     """
     spec = variant(name)
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    for folder in (root / spec.folder, root / spec.name):
-        if (folder / spec.ratings_file).is_file():
-            return folder
-    archive = root / f"{spec.name}.zip"
-    downloaded = False
-    if not archive.is_file():
-        if not download_missing:
-            raise DownloadError(_missing_message(spec, root, "downloading is turned off"))
-        base = os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip("/")
-        url = f"{base}/{spec.name}.zip"
-        announce(
-            f"downloading {spec.name} from {url} into {root} (giving up if the server is "
-            f"silent for {timeout:g} s)",
-            progress,
-        )
-        try:
-            expected = spec.md5 or _published_md5(f"{url}.md5", timeout)
-            download(url, archive, expected, progress=progress, timeout=timeout)
-        except DownloadError as exc:
-            raise DownloadError(
-                f"{exc}\n{_missing_message(spec, root, 'the download failed')}"
-            ) from None
-        downloaded = True
-    extracted = root / f".{spec.name}-extracted"
-    if not extracted.exists():
-        try:
-            safe_extract(archive, extracted)
-        except DownloadError:
-            if downloaded:  # never keep an archive we fetched and could not use
-                archive.unlink(missing_ok=True)
-            raise
-    for folder in (extracted / spec.folder, extracted / spec.name, extracted):
-        if (folder / spec.ratings_file).is_file():
-            return folder
-    raise DataError(f"{archive} has no {spec.ratings_file}; it is not the {spec.name} archive.")
+    url = f"{os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip('/')}/{spec.name}.zip"
+    return locate_dataset(
+        root,
+        (spec.folder, spec.name),
+        spec.ratings_file,
+        f"{spec.name}.zip",
+        url,
+        lambda timeout: spec.md5 or _published_md5(f"{url}.md5", timeout),
+        lambda why: _missing_message(spec, root, why),
+        download_missing=download_missing,
+        progress=progress,
+        timeout=timeout,
+    )
 
 
 def _missing_message(spec: Variant, root: Path, why: str) -> str:
