@@ -73,8 +73,11 @@ def cli_words(message: str) -> str:
     """Re-word ``name=value`` keyword arguments in ``message`` as command-line flags.
 
     ``"Pass duplicates='sum', 'mean' or 'last'"`` becomes
-    ``"Pass --duplicates sum, mean or last"``.
+    ``"Pass --duplicates sum, mean or last"``. Errors about a ``-m`` model spec
+    are left as they are: there ``key=value`` is the command line's own syntax.
     """
+    if message.startswith("model spec "):
+        return message
 
     def flag(match: re.Match[str]) -> str:
         values = re.sub(_QUOTED, lambda v: _shell_value(v.group(0)), match.group(2))

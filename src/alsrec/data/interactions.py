@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from alsrec.data.validation import (
     describe_row,
     id_column,
+    ids_from_text,
     numeric_column,
     plain,
     require_columns,
@@ -76,9 +77,9 @@ def build_csr(
     dtype = index_dtype(len(rows), max(shape))
     indptr = np.zeros(shape[0] + 1, dtype=dtype)
     np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-    matrix = sp.csr_matrix(
-        (values[order].astype(np.float32), cols[order].astype(dtype), indptr), shape=shape
-    )
+    with np.errstate(over="ignore"):  # overflow becomes inf, which Interactions refuses
+        stored = values[order].astype(np.float32)
+    matrix = sp.csr_matrix((stored, cols[order].astype(dtype), indptr), shape=shape)
     matrix.has_sorted_indices = True
     return matrix, (None if extra is None else extra[order])
 
@@ -120,9 +121,15 @@ class Interactions:
         item_metadata: pd.DataFrame | None = None,
         name: str | None = None,
     ) -> None:
-        csr = sp.csr_matrix(matrix, dtype=np.float32)
+        with np.errstate(over="ignore"):  # overflow becomes inf, refused below
+            csr = sp.csr_matrix(matrix, dtype=np.float32)
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
+        if not np.isfinite(csr.data).all():  # checked in the dtype the values are kept in
+            raise DataError(
+                "the interaction values hold NaN, inf, or magnitudes beyond the float32 range "
+                "(3.4e38) they are stored in (summed duplicates can overflow); rescale them."
+            )
         self.matrix: sp.csr_matrix = csr
         self.user_ids: np.ndarray = np.asarray(user_ids)
         self.item_ids: np.ndarray = np.asarray(item_ids)
@@ -135,7 +142,15 @@ class Interactions:
             if len(pd.unique(ids)) != len(ids):
                 raise DataError(f"{label} ids are not unique; each row/column needs its own id.")
         if timestamps is not None:
-            timestamps = np.asarray(timestamps, dtype=np.int64)
+            timestamps = np.asarray(timestamps)
+            if timestamps.dtype.kind == "M":
+                timestamps = timestamps.astype("datetime64[ns]").view(np.int64)
+            if timestamps.dtype.kind not in "iu":  # a float would round nanoseconds
+                raise DataError(
+                    f"timestamps must be int64 or datetime64, not {timestamps.dtype}; "
+                    "convert them exactly first."
+                )
+            timestamps = timestamps.astype(np.int64)
             if timestamps.shape != (csr.nnz,):
                 raise DataError("timestamps must have one entry per stored interaction.")
         self.timestamps: np.ndarray | None = timestamps
@@ -272,14 +287,46 @@ class Interactions:
 
     @classmethod
     def from_csv(
-        cls, path: str | os.PathLike[str], *, sep: str = ",", encoding: str = "utf-8", **kwargs
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        sep: str = ",",
+        encoding: str = "utf-8",
+        ids: Literal["auto", "text"] = "auto",
+        **kwargs,
     ) -> Interactions:
-        """Read a delimited text file with a header row; see :meth:`from_dataframe`."""
+        """Read a delimited text file with a header row; see :meth:`from_dataframe`.
+
+        Parameters
+        ----------
+        ids : {"auto", "text"}
+            Ids are read as text, exactly as written. ``"auto"`` turns an id column
+            into integers when every value is a plain integer (``12``, not ``012``
+            or ``+12``), so users ``007`` and ``7`` stay two users; ``"text"``
+            keeps every id column as text.
+        """
         path = Path(path)
         if not path.is_file():
             raise DataError(f"no such file: {path}. Check the path.")
+        if ids not in ("auto", "text"):
+            raise DataError(f"ids must be 'auto' or 'text', not {ids!r}.")
+        if not isinstance(sep, str) or len(sep) == 0:
+            raise DataError("sep must be a non-empty delimiter such as ',' or '\\t'.")
+        source = str(path)
         try:
-            frame = pd.read_csv(path, sep=sep, encoding=encoding)
+            header = pd.read_csv(path, sep=sep, encoding=encoding, nrows=0)
+            picks = (
+                (kwargs.get("user_col"), USER_COLUMN_ALIASES),
+                (kwargs.get("item_col"), ITEM_COLUMN_ALIASES),
+            )
+            id_columns = [
+                column
+                for given, aliases in picks
+                if (column := _pick_column(header, given, aliases, False, source)) is not None
+            ]
+            frame = pd.read_csv(
+                path, sep=sep, encoding=encoding, dtype=dict.fromkeys(id_columns, str)
+            )
         except UnicodeDecodeError as exc:
             raise DataError(
                 f"{path} is not valid {encoding} text ({exc.reason} at byte {exc.start}); "
@@ -295,7 +342,9 @@ class Interactions:
                         f"{path} has one column named {frame.columns[0]!r}: it looks "
                         f"{label}-separated; pass sep={other!r}."
                     )
-        return cls.from_dataframe(frame, source=str(path), **kwargs)
+        for column in id_columns:
+            frame[column] = ids_from_text(frame[column], ids)
+        return cls.from_dataframe(frame, source=source, **kwargs)
 
     @classmethod
     def from_parquet(cls, path: str | os.PathLike[str], **kwargs) -> Interactions:
@@ -333,14 +382,18 @@ class Interactions:
         A float32 CSR matrix that is already canonical is used without a copy
         (alsrec never writes into it).
         """
-        csr = sp.csr_matrix(matrix, dtype=np.float32)
+        with np.errstate(over="ignore"):  # overflow becomes inf, refused below
+            csr = sp.csr_matrix(matrix, dtype=np.float32)
         canonical = csr.has_canonical_format and (csr.data != 0).all()
         if not canonical:  # fix a private copy; a clean float32 CSR is shared, not copied
             csr = csr.copy()
             csr.sum_duplicates()
             csr.eliminate_zeros()
         if not np.all(np.isfinite(csr.data)):
-            raise DataError("the sparse matrix holds NaN or inf values; fix them first.")
+            raise DataError(
+                "the sparse matrix holds NaN, inf, or values beyond the float32 range (3.4e38) "
+                "alsrec stores values in; fix them first."
+            )
         n_users, n_items = csr.shape
         dtype = index_dtype(csr.nnz, max(csr.shape))
         csr.indices = csr.indices.astype(dtype, copy=False)

@@ -45,21 +45,24 @@ def require_rows(frame: pd.DataFrame, source: str) -> None:
         raise DataError(f"{source} has no data rows: there is nothing to train or evaluate on.")
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
 def numeric_column(
     frame: pd.DataFrame, column: str, source: str, from_file: bool, *, integer: bool = False
 ) -> np.ndarray:
-    """Return ``frame[column]`` as finite floats (or int64), or fail naming the first bad row."""
+    """Return ``frame[column]`` as finite floats (or exact int64), or fail naming the first bad row.
+
+    Floats must fit float32, the dtype alsrec stores values in, so nothing becomes inf
+    after conversion. With ``integer=True`` (timestamps) integer and datetime columns
+    are taken exactly, never through float64 (which would round nanoseconds).
+    """
     series = frame[column]
+    if integer:
+        return _integer_column(series, column, source, from_file)
     values = pd.to_numeric(series, errors="coerce")
-    bad = values.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raw = series.iloc[row]
-        what = "a missing value (NaN)" if pd.isna(raw) else f"the non-numeric value {plain(raw)!r}"
-        raise DataError(
-            f"column {column!r} holds {what} at {describe_row(source, row, from_file)}. "
-            f"Remove or fix that row."
-        )
+    _refuse_missing(series, values.isna().to_numpy(), column, source, from_file)
     array = values.to_numpy(dtype=np.float64)
     not_finite = ~np.isfinite(array)
     if not_finite.any():
@@ -68,19 +71,91 @@ def numeric_column(
             f"column {column!r} holds the non-finite value {plain(array[row])!r} at "
             f"{describe_row(source, row, from_file)}. Remove or fix that row."
         )
-    if integer:
-        if not np.all(array == np.round(array)):
-            row = int(np.flatnonzero(array != np.round(array))[0])
+    too_large = np.abs(array) > FLOAT32_MAX
+    if too_large.any():
+        row = int(np.flatnonzero(too_large)[0])
+        raise DataError(
+            f"column {column!r} holds {plain(array[row])!r} at "
+            f"{describe_row(source, row, from_file)}, beyond the float32 range (3.4e38) "
+            f"alsrec stores values in. Rescale the column."
+        )
+    return array
+
+
+def _refuse_missing(
+    series: pd.Series, bad: np.ndarray, column: str, source: str, from_file: bool
+) -> None:
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raw = series.iloc[row]
+        what = "a missing value (NaN)" if pd.isna(raw) else f"the non-numeric value {plain(raw)!r}"
+        raise DataError(
+            f"column {column!r} holds {what} at {describe_row(source, row, from_file)}. "
+            f"Remove or fix that row."
+        )
+
+
+def _integer_column(series: pd.Series, column: str, source: str, from_file: bool) -> np.ndarray:
+    """Whole numbers as exact int64 (datetimes as nanoseconds since the epoch)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        _refuse_missing(series, series.isna().to_numpy(), column, source, from_file)
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        return series.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    if pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series
+    else:
+        values = pd.to_numeric(series, errors="coerce")
+    _refuse_missing(series, values.isna().to_numpy(), column, source, from_file)
+    if pd.api.types.is_integer_dtype(values):
+        array = values.to_numpy()
+        outside = (
+            (array > INT64_RANGE[1]) if array.dtype.kind == "u" else np.zeros(len(array), bool)
+        )
+    else:
+        array = values.to_numpy(dtype=np.float64)
+        fraction = ~np.isfinite(array) | (array != np.round(array))
+        if fraction.any():
+            row = int(np.flatnonzero(fraction)[0])
             raise DataError(
                 f"column {column!r} must hold whole numbers but has {plain(array[row])!r} at "
                 f"{describe_row(source, row, from_file)}."
             )
-        return array.astype(np.int64)
-    return array
+        outside = (array < INT64_RANGE[0]) | (array >= 2.0**63)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"column {column!r} holds {plain(array[row])!r} at "
+            f"{describe_row(source, row, from_file)}, outside the int64 range of timestamps "
+            f"(nanoseconds since 1970 reach the year 2262). Fix that row."
+        )
+    return array.astype(np.int64)
+
+
+def finite_float32(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` as float32, refusing NaN, inf and magnitudes beyond float32's range."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf" or array.dtype == np.bool_:
+        raise DataError(f"{what} must be numbers, not {array.dtype} values.")
+    wide = array.astype(np.float64)
+    bad = ~np.isfinite(wide) | (np.abs(wide) > FLOAT32_MAX)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{what}: {plain(wide[first])!r} at position {first} is not a finite number "
+            f"within the float32 range (3.4e38) alsrec stores values in."
+        )
+    return wide.astype(np.float32)
 
 
 def id_column(frame: pd.DataFrame, column: str, source: str, from_file: bool) -> pd.Series:
-    """Return an id column, checked for missing values and mixed int/str types."""
+    """Return an id column, checked for missing values, supported and unmixed types.
+
+    Ids are kept exactly as given: integers (any integer dtype) or text. Other
+    types (floats, bools, bytes, decimals, tuples, dates) are refused, since they
+    cannot be matched exactly later (a CLI cannot type ``1.5`` back as the same
+    float) or written to a model file unchanged.
+    """
     series = frame[column]
     missing = series.isna().to_numpy()
     if missing.any():
@@ -89,8 +164,27 @@ def id_column(frame: pd.DataFrame, column: str, source: str, from_file: bool) ->
             f"column {column!r} has a missing id at {describe_row(source, row, from_file)}. "
             f"Every interaction needs a user and an item."
         )
+    if pd.api.types.is_bool_dtype(series) or not (
+        pd.api.types.is_integer_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+        or series.dtype == object
+    ):
+        raise DataError(
+            f"column {column!r} holds {series.dtype} ids; ids must be integers or text. "
+            f"Convert the column first, e.g. df[{column!r}].astype(int) or .astype(str)."
+        )
     if series.dtype == object:
         kinds = series.map(type)
+        supported = kinds.map(
+            lambda t: t is str or (issubclass(t, (int, np.integer)) and t is not bool)
+        )
+        if not supported.all():
+            row = int(np.flatnonzero(~supported.to_numpy())[0])
+            raise DataError(
+                f"column {column!r} holds the id {plain(series.iloc[row])!r} of type "
+                f"{kinds.iloc[row].__name__} at {describe_row(source, row, from_file)}; ids must "
+                f"be integers or text. Convert the column, e.g. df[{column!r}].astype(str)."
+            )
         if kinds.nunique() > 1:
             # 1 and "1" would silently become two different users.
             first = int(np.flatnonzero((kinds != kinds.iloc[0]).to_numpy())[0])
@@ -99,4 +193,27 @@ def id_column(frame: pd.DataFrame, column: str, source: str, from_file: bool) ->
                 f"{kinds.iloc[first].__name__} at {describe_row(source, first, from_file)}). "
                 f"Convert the column to one type first, e.g. df[{column!r}].astype(str)."
             )
+    return series
+
+
+def _supported_id_type(kind: type) -> bool:
+    return kind is str or (issubclass(kind, int | np.integer) and kind is not bool)
+
+
+_CANONICAL_INTEGER = r"^(?:0|-?[1-9][0-9]{0,18})$"
+
+
+def ids_from_text(series: pd.Series, ids: str) -> pd.Series:
+    """A text id column read from a file: kept as text unless every value is a plain integer.
+
+    ``ids="auto"`` turns the column into int64 only when every value is written as a
+    canonical integer (no sign but minus, no leading zeros, fits int64), so ``007`` and
+    ``7`` stay two different text ids; ``ids="text"`` always keeps text.
+    """
+    if ids == "text" or series.isna().any():
+        return series
+    if series.str.fullmatch(_CANONICAL_INTEGER).all():
+        as_int = pd.to_numeric(series, errors="coerce")
+        if as_int.notna().all() and pd.api.types.is_integer_dtype(as_int):
+            return as_int.astype(np.int64)
     return series

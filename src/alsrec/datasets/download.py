@@ -290,8 +290,8 @@ def locate_dataset(
         if not download_missing:
             raise DownloadError(missing_message("downloading is turned off"))
         announce(
-            f"downloading {archive_name} from {url} into {root} (giving up if the server is "
-            f"silent for {timeout:g} s)",
+            f"downloading {Path(archive_name).stem} from {url} into {root} (giving up if the "
+            f"server is silent for {timeout:g} s)",
             progress,
         )
         try:

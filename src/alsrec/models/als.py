@@ -251,11 +251,7 @@ class ALS(
                 f"dimensions can only fit noise; regularization keeps the solution defined.",
                 stacklevel=2,
             )
-        if objective.confidence != "one" and data.matrix.data.min() < 0:
-            raise DataError(
-                "implicit confidences need values >= 0, but the data holds negative values; "
-                "use preset='explicit' for signed ratings."
-            )
+        objective.check_values(data.matrix.data, "the data")
         self._clear_fitted()
         rng = np.random.default_rng(self.random_state)
         mu, user_bias, item_bias = 0.0, None, None

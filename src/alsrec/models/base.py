@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from alsrec.data.interactions import Interactions, _lookup, require_interactions
+from alsrec.data.validation import finite_float32
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import solve_cholesky, top_n
 from alsrec.models import catalog
@@ -450,6 +451,7 @@ class FactorModel:
         """
         objective = self._require_objective()
         rows = sp.csr_matrix(rows, dtype=np.float64)
+        objective.check_values(rows.data, "the new ratings")
         rows.sort_indices()
         counts = np.diff(rows.indptr)
         values = rows.data.copy()
@@ -495,11 +497,10 @@ class FactorModel:
         """
         self._require_objective()
         items = self.item_index(item_ids)
-        values = np.ones(len(items)) if ratings is None else np.asarray(ratings, dtype=np.float64)
-        if len(values) != len(items):
+        values = np.ones(len(items)) if ratings is None else np.asarray(ratings)
+        if values.shape != (len(items),):
             raise DataError("give one rating per item id.")
-        if not np.all(np.isfinite(values)):
-            raise DataError("ratings must be finite numbers.")
+        values = finite_float32(values, "ratings").astype(np.float64)
         if len(np.unique(items)) != len(items):
             raise DataError("each item may appear once in a user's ratings.")
         row = sp.csr_matrix(

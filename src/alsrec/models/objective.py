@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from alsrec.errors import ParameterError
+from alsrec.errors import DataError, ParameterError
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, Weights, make_weights
 from alsrec.models.params import Param
 
@@ -90,6 +90,20 @@ class Objective:
         return make_weights(
             self.unobserved_weight, self.confidence_code, self.alpha, self.target_code
         )
+
+    def check_values(self, values: np.ndarray, where: str) -> None:
+        """Refuse values this objective cannot weigh (one check for fit, fold-in, updates).
+
+        Raises
+        ------
+        DataError
+            Negative values with implicit confidences (a confidence must be >= 0).
+        """
+        if self.confidence != "one" and len(values) and np.min(values) < 0:
+            raise DataError(
+                f"implicit confidences need values >= 0; found negative values in {where}. "
+                "Use preset='explicit' for signed ratings."
+            )
 
     def row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
         """lambda_u for rows with ``counts`` observed cells against ``n_other`` columns."""
