@@ -20,6 +20,15 @@ from alsrec.models.objective import Objective, preset_defaults, resolve_objectiv
 
 Callback = Callable[[int, float, float], Any]
 
+# Training backends that live in higher layers register here (``alsrec.spark`` adds
+# "spark" when imported), so models never import them: name -> fit(estimator, data).
+FIT_BACKENDS: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def register_fit_backend(name: str, fit: Callable[[Any, Any], Any]) -> None:
+    """Let ``ALS(backend=name).fit(data)`` delegate to ``fit(estimator, data)``."""
+    FIT_BACKENDS[name] = fit
+
 
 @contextmanager
 def thread_limits(num_threads: int):
@@ -288,10 +297,11 @@ class ALS(FactorModel):
     device : str
         ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``. A GPU is only used when
         asked for, and asking for one where none is available is an error.
-    backend : {"numba", "torch"}, optional
+    backend : {"numba", "torch", "spark"}, optional
         Kernels: numba on the CPU (default for ``device="cpu"``) or PyTorch
         (required for CUDA; ``backend="torch", device="cpu"`` runs the GPU code
-        on torch's CPU device, for testing).
+        on torch's CPU device, for testing). ``"spark"`` (after ``import
+        alsrec.spark``) trains on Spark executors: see :mod:`alsrec.spark.distributed`.
 
     Examples
     --------
@@ -332,7 +342,7 @@ class ALS(FactorModel):
         tol: float | None = None,
         compute_loss: bool = True,
         device: str = "cpu",
-        backend: Literal["numba", "torch"] | None = None,
+        backend: Literal["numba", "torch", "spark"] | None = None,
     ) -> None:
         self.preset = preset
         self.factors = factors
@@ -398,6 +408,13 @@ class ALS(FactorModel):
         if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
             raise ParameterError(f"device={self.device!r} must be 'cpu', 'cuda' or 'cuda:N'.")
         backend = self.backend or ("numba" if device == "cpu" else "torch")
+        if backend in FIT_BACKENDS and device == "cpu":
+            return backend
+        if backend == "spark":
+            raise ParameterError(
+                "backend='spark' needs `import alsrec.spark` first (pip install 'alsrec[spark]') "
+                "and device='cpu'."
+            )
         if backend not in ("numba", "torch"):
             raise ParameterError(f"backend={self.backend!r} must be 'numba' or 'torch'.")
         if backend == "numba" and device != "cpu":
@@ -423,6 +440,9 @@ class ALS(FactorModel):
         (objective after each iteration), ``fit_seconds_`` and ``n_iter_``.
         If training fails or is interrupted, the model is left unfitted.
         """
+        backend = self._backend()
+        if backend in FIT_BACKENDS:
+            return FIT_BACKENDS[backend](self, data)
         require_interactions(data, "fit")
         objective, k, iterations, dtype = self._settings()
         if data.nnz == 0:
