@@ -48,9 +48,10 @@ def _model_classes() -> dict[str, type]:
         "Random": RandomModel,
     }
     try:
-        from alsrec.spark import SparkALS
+        from alsrec.spark import MLlibALS
 
-        classes["SparkALS"] = SparkALS
+        classes["SparkALS"] = MLlibALS  # files written before the rename
+        classes["MLlibALS"] = MLlibALS
     except ImportError:  # pyspark is optional
         pass
     return classes
