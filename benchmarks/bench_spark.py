@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from benchmarks.harness import machine_description, table
 
 
