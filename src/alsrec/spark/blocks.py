@@ -22,10 +22,17 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from alsrec.kernels import balanced_chunks, gramian, solve_cg, solve_cholesky, top_n
-from alsrec.kernels.loss import _observed_terms
+from alsrec.kernels import (
+    balanced_chunks,
+    gramian,
+    observed_loss,
+    solve_cg,
+    solve_cholesky,
+    top_n,
+)
 from alsrec.kernels.solvers import GRAM_BLOCK
-from alsrec.models.objective import Objective
+from alsrec.models.objective import Objective, damped_means
+from alsrec.models.training import thread_limits
 
 BLOCK_SCHEMA = "block long, rows binary, indptr binary, indices binary, values binary"
 FACTOR_SCHEMA = (
@@ -33,7 +40,7 @@ FACTOR_SCHEMA = (
     "gram binary"
 )
 RECS_SCHEMA = "user long, rank int, item long, score float"
-SUMS_SCHEMA = "rows binary, sums binary, counts binary"
+BIAS_SCHEMA = "rows binary, bias binary"
 
 
 # ---------------------------------------------------------------- kernel adapter
@@ -55,18 +62,7 @@ def _solve_rows(
     k = other.shape[1]
     out = np.zeros((len(indptr) - 1, k), other.dtype) if warm is None else warm.copy()
     chunks = balanced_chunks(indptr, k, 8 * _threads())
-    args = (
-        indptr,
-        indices,
-        values,
-        other,
-        reg,
-        objective.unobserved_weight,
-        objective.confidence_code,
-        objective.alpha,
-        objective.target_code,
-        chunks,
-    )
+    args = (indptr, indices, values, other, reg, objective.weights, chunks)
     if solver == "cg":
         failed = solve_cg(*args, cg_steps, out, gram=gram)
     else:
@@ -82,18 +78,7 @@ def _observed_loss(
 ) -> float:
     """sum over the block's cells of c (p - s)^2 - w0 s^2 (the observed part of the loss)."""
     indptr, indices, values = csr
-    terms = _observed_terms(
-        indptr,
-        indices,
-        values,
-        rows,
-        other,
-        float(objective.unobserved_weight),
-        objective.confidence_code,
-        float(objective.alpha),
-        objective.target_code,
-    )
-    return float(terms.sum())
+    return observed_loss(indptr, indices, values, rows, other, objective.weights)
 
 
 def _gram(factors: np.ndarray) -> np.ndarray:
@@ -117,20 +102,14 @@ def _top_n(scores: np.ndarray, seen: tuple[np.ndarray, np.ndarray] | None, n: in
 
 @contextmanager
 def task_threads():
-    """Numba threads = the task's CPUs, BLAS single-threaded inside (no oversubscription)."""
-    import numba
+    """Numba threads = the task's CPUs; BLAS single-threaded (several tasks share a host)."""
     from pyspark import TaskContext
     from threadpoolctl import threadpool_limits
 
     context = TaskContext.get()
     cpus = int(context.cpus()) if context is not None else 1
-    previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(cpus, numba.config.NUMBA_NUM_THREADS)))
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        numba.set_num_threads(previous)
+    with thread_limits(max(1, cpus)), threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _threads() -> int:
@@ -212,8 +191,11 @@ def rewrite_values(dtype: Any, shift: Any, row_bias: Any, col_bias: Any):
     return run
 
 
-def bias_sums(dtype: Any, shift: float, col_bias: Any):
-    """mapInArrow over blocks: per row, sum of (value - mu - b_col) and the row's count."""
+def row_biases(dtype: Any, shift: float, col_bias: Any, damping: float):
+    """mapInArrow over blocks: each row's damped mean of (value - mu - b_col).
+
+    A block holds whole rows, so each row's bias is computed where its cells are.
+    """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -221,12 +203,8 @@ def bias_sums(dtype: Any, shift: float, col_bias: Any):
                 _, rows, (indptr, indices, values) = read_block(batch, j, dtype)
                 residual = values.astype(np.float64) - shift - col_bias.value[indices]
                 owner = np.repeat(np.arange(len(rows)), np.diff(indptr))
-                sums = np.bincount(owner, residual, len(rows))
-                yield _one_row(
-                    rows=rows.tobytes(),
-                    sums=sums.tobytes(),
-                    counts=np.diff(indptr).astype(np.float64).tobytes(),
-                )
+                bias = damped_means(owner, residual, np.diff(indptr), damping)
+                yield _one_row(rows=rows.tobytes(), bias=bias.tobytes())
 
     return run
 

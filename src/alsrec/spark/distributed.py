@@ -38,12 +38,13 @@ from alsrec.data.interactions import (
     Interactions,
 )
 from alsrec.errors import DataError, NumericalError, ParameterError
-from alsrec.models.als import ALS, _converged, register_fit_backend
+from alsrec.models.als import ALS, register_fit_backend
 from alsrec.models.objective import Objective
+from alsrec.models.training import converged
 from alsrec.spark import blocks as B
 from alsrec.spark.output import SparkFactors, _gather
 
-BIAS_SWEEPS = 3  # as alsrec.models.als.fit_biases
+BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
 
 
 @dataclass
@@ -92,7 +93,13 @@ def fit_spark(
         ``spark_factors_.recommend_all_to_parquet`` (which removes seen items)
         rather than ``recommend`` with ``filter_seen``.
     """
-    objective, k, iterations, dtype = estimator._settings()
+    objective, k, iterations, dtype, _ = estimator._settings()
+    try:
+        import pyspark  # noqa: F401  (this package imports it lazily)
+    except ImportError:
+        raise ParameterError(
+            "backend='spark' needs pyspark: pip install 'alsrec[spark]'."
+        ) from None
     session = _session(data, spark)
     long, users, items, local = _prepare(session, data, user_col, item_col, rating_col, dtype)
     n_users, n_items = users.n, items.n
@@ -161,7 +168,7 @@ def fit_spark(
         elapsed = time.perf_counter() - start
         if estimator.callback is not None and estimator.callback(iteration, elapsed, loss) is False:
             break
-        if _converged(history, estimator.tol):
+        if converged(history, estimator.tol):
             break
     user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
     result = SparkFactors(
@@ -369,7 +376,7 @@ def _blocks(long, row: str, col: str, parts: int, dtype) -> _Side:
 
 # ---------------------------------------------------------------- biases
 def _fit_biases(sc, long, by_user, by_item, n_users, n_items, objective: Objective):
-    """mu + b_u + b_i by damped alternating means, as ``alsrec.models.als.fit_biases``."""
+    """mu + b_u + b_i by damped alternating means, as ``alsrec.models.training.fit_biases``."""
     mu = float(long.agg({"v": "avg"}).first()[0])
     user_bias = np.zeros(n_users)
     item_bias = np.zeros(n_items)
@@ -381,15 +388,14 @@ def _fit_biases(sc, long, by_user, by_item, n_users, n_items, objective: Objecti
 
 def _bias_half(sc, side: _Side, mu, other_bias, n_rows, damping) -> np.ndarray:
     shared = sc.broadcast(other_bias)
-    sums = side.blocks.mapInArrow(B.bias_sums(side.dtype, mu, shared), B.SUMS_SCHEMA)
-    total = np.zeros(n_rows)
-    counts = np.zeros(n_rows)
-    for part in sums.collect():  # one row per block: per-row aggregates, not interactions
-        rows = np.frombuffer(part["rows"], np.int64)
-        total[rows] = np.frombuffer(part["sums"], np.float64)
-        counts[rows] = np.frombuffer(part["counts"], np.float64)
+    parts = side.blocks.mapInArrow(
+        B.row_biases(side.dtype, mu, shared, damping), B.BIAS_SCHEMA
+    ).collect()  # one row per block: one number per matrix row, not interactions
+    bias = np.zeros(n_rows)
+    for part in parts:
+        bias[np.frombuffer(part["rows"], np.int64)] = np.frombuffer(part["bias"], np.float64)
     shared.destroy()
-    return total / (counts + damping)
+    return bias
 
 
 def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias) -> _Side:

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from alsrec._atomic import write_text
 from alsrec.data.interactions import Interactions
 from alsrec.errors import DataError, ModelFileError, ParameterError
-from alsrec.models.objective import Objective
+from alsrec.models.objective import Objective, damped_means
 from alsrec.spark import blocks as B
 
 META_FILE = "alsrec-factors.json"
@@ -150,7 +150,9 @@ class SparkFactors:
         o = self.objective
         if o.use_biases:
             residual = values - self.global_bias - self.item_bias[index]
-            bias = float(residual.sum() / (len(values) + o.bias_damping))
+            owner = np.zeros(len(values), dtype=np.int64)  # one row: the new user
+            count = np.array([len(values)])
+            bias = float(damped_means(owner, residual, count, o.bias_damping)[0])
             values = residual - bias
         csr = (
             np.array([0, len(index)], dtype=np.int64),
