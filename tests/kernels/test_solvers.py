@@ -9,11 +9,12 @@ from alsrec.kernels import (
     gramian,
     make_weights,
     objective,
+    observed_loss,
     solve_cg,
     solve_cholesky,
 )
 from alsrec.kernels import reference as ref
-from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
+from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
 SETTINGS = [
@@ -155,6 +156,56 @@ def test_loss_kernel_equals_dense_objective(setting):
     )
     dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, weights(w0, conf, alpha, tgt))
     assert fast == pytest.approx(dense, rel=1e-10)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_observed_loss_of_row_blocks_adds_up_to_the_objective(setting):
+    # what the Spark backend does: observed terms per block, the Gram term and penalties apart
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(20, 15, 0.3, seed=9)
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=(20, 3)), rng.normal(size=(15, 3))
+    user_reg, item_reg = rng.random(20), rng.random(15)
+    w = weights(w0, conf, alpha, tgt)
+    observed = sum(
+        observed_loss(part.indptr, part.indices, part.data, x[lo:hi], y, w)
+        for lo, hi in ((0, 7), (7, 20))
+        for part in [matrix[lo:hi]]
+    )
+    total = (
+        observed
+        + w0 * float(np.sum((x.T @ x) * (y.T @ y)))
+        + user_reg @ (x * x).sum(1)
+        + item_reg @ (y * y).sum(1)
+    )
+    dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, w)
+    assert total == pytest.approx(dense, rel=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["cholesky", "cg"])
+def test_a_given_gram_replaces_the_computed_one(kind):
+    # A_u = gram + sum_{i in S_u} (c - w0) y_i y_i^T + reg_u I,  b_u = sum_{i in S_u} c p y_i
+    matrix = random_csr(12, 20, 0.3, seed=11)
+    other = np.random.default_rng(12).normal(size=(20, 4))
+    reg = np.full(12, 0.5)
+    w = weights(1.0, "linear", 2.0, "one")
+    gram = 3.0 * other.T @ other + np.diag([1.0, 2.0, 3.0, 4.0])  # not w0 Y^T Y
+    c, p = cell_weights(matrix.data, w)
+    expected = np.zeros((12, 4))
+    for u in range(12):
+        cells = slice(matrix.indptr[u], matrix.indptr[u + 1])
+        ys = other[matrix.indices[cells]]
+        a = gram + ys.T @ ((c[cells] - 1.0)[:, None] * ys) + 0.5 * np.eye(4)
+        expected[u] = np.linalg.solve(a, ys.T @ (c[cells] * p[cells]))
+    out = np.zeros((12, 4))
+    args = (matrix.indptr, matrix.indices, matrix.data, other, reg, w)
+    chunks = balanced_chunks(matrix.indptr, 4, 3)
+    if kind == "cg":
+        failed = solve_cg(*args, chunks, 8, out, gram=gram)
+    else:
+        failed = solve_cholesky(*args, chunks, out, gram=gram)
+    assert failed == 0
+    np.testing.assert_allclose(out, expected, rtol=1e-8, atol=1e-8)
 
 
 def test_gramian_matches_numpy_and_ignores_block_size():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -24,6 +26,24 @@ def scratch_catalog(monkeypatch):
     """Registrations made in a test vanish afterwards."""
     monkeypatch.setattr(catalog, "_ENTRIES", dict(catalog._ENTRIES))
     monkeypatch.setattr(catalog, "_SPECS", dict(catalog._SPECS))
+    monkeypatch.setattr(catalog, "_ALIASES", dict(catalog._ALIASES))
+
+
+def _manifest_class(path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(archive.read("manifest.json"))["class"]
+
+
+def _relabel(path, name: str) -> None:
+    """Rewrite a model file's manifest "class" (as a file written under another name)."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["class"] = name
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
 
 
 def test_a_class_keyword_registers_a_model_with_its_specs(scratch_catalog, tiny, tmp_path):
@@ -68,6 +88,28 @@ def test_names_and_specs_cannot_be_taken_twice(scratch_catalog):
             pass
 
 
+def test_an_alias_loads_files_but_is_never_written(scratch_catalog, tiny, tmp_path):
+    class Renamed(FactorModel, name="test-Current", aliases=("test-Former",), specs={}):
+        def __init__(self) -> None:
+            pass
+
+        def fit(self, data):
+            self._set_fitted(data, np.ones((data.n_users, 1)), np.ones((data.n_items, 1)))
+            return self
+
+    assert catalog.model_class("test-Former") is Renamed
+    assert catalog.name_of(Renamed) == "test-Current"
+    path = tmp_path / "r.alsrec"
+    Renamed().fit(tiny).save(path)
+    assert _manifest_class(path) == "test-Current"
+    _relabel(path, "test-Former")
+    assert type(load_model(path)) is Renamed
+    with pytest.raises(ValueError, match="model name 'test-Former' is taken"):
+
+        class Squatter(FactorModel, name="test-Squatter", aliases=("test-Former",)):
+            pass
+
+
 def test_a_class_outside_the_catalog_is_refused_at_save(tiny, tmp_path):
     class Unregistered(RandomModel):
         pass
@@ -87,9 +129,9 @@ def test_random_model_round_trips_under_its_own_name(tiny, tmp_path):
 
 
 def test_spark_file_loads_without_importing_spark_first(tiny, tmp_path):
-    from alsrec.spark import SparkALS  # no Spark session: the fitted state is set directly
+    from alsrec.spark import MLlibALS  # no Spark session: the fitted state is set directly
 
-    model = SparkALS(factors=2)
+    model = MLlibALS(factors=2)
     model._set_fitted(tiny, np.ones((3, 2), np.float32), np.ones((3, 2), np.float32))
     path = tmp_path / "spark.alsrec"
     model.save(path)
@@ -101,7 +143,48 @@ def test_spark_file_loads_without_importing_spark_first(tiny, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["False", "alsrec.spark.als", "SparkALS"]
+    assert result.stdout.split() == ["False", "alsrec.spark.als", "MLlibALS"]
+
+
+@pytest.mark.parametrize("written_as", ["SparkALS", "MLlibALS"])
+def test_spark_peer_files_load_under_the_old_and_the_new_class_name(tiny, tmp_path, written_as):
+    from alsrec.spark import MLlibALS, SparkALS
+
+    assert SparkALS is MLlibALS  # the old name stays importable
+    model = MLlibALS(factors=2)
+    model._set_fitted(tiny, np.ones((3, 2), np.float32), np.full((3, 2), 2, np.float32))
+    path = tmp_path / "spark.alsrec"
+    model.save(path)
+    assert _manifest_class(path) == "SparkALS"  # readable by releases before the rename
+    _relabel(path, written_as)
+    loaded = load_model(path)
+    assert type(loaded) is MLlibALS
+    assert loaded.predict([1], [30]).tolist() == [4.0]
+
+
+def test_spark_fit_backend_is_found_without_importing_spark_first():
+    script = (
+        "import sys, alsrec;"
+        "before = 'alsrec.spark' in sys.modules;"
+        "print(before, alsrec.ALS(backend='spark')._backend())"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "spark"]
+
+
+def test_spark_fit_backend_without_pyspark_names_the_install_command():
+    script = (
+        "import sys; sys.modules['pyspark'] = None; import alsrec\n"
+        "data = alsrec.generate(20, 10, 60, seed=0).interactions\n"
+        "try:\n"
+        "    alsrec.ALS(backend='spark').fit(data)\n"
+        "except alsrec.errors.ParameterError as exc:\n"
+        "    print(exc)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "backend='spark' needs pyspark: pip install 'alsrec[spark]'."
 
 
 def test_missing_optional_dependency_names_the_install_command(monkeypatch):

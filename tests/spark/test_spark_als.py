@@ -54,7 +54,7 @@ def test_spark_model_saves_and_loads_through_alsrec_format(fitted, tmp_path):
     _, model = fitted
     model.save(tmp_path / "spark.alsrec")
     loaded = load_model(tmp_path / "spark.alsrec")
-    assert type(loaded).__name__ == "SparkALS"
+    assert type(loaded).__name__ == "MLlibALS"
     np.testing.assert_array_equal(loaded.item_factors_, model.item_factors_)
     assert loaded.recommend(3, n=5).equals(model.recommend(3, n=5))
     assert loaded.objective_ == model.objective_

@@ -3,7 +3,7 @@
 Kernels know arrays only: no ids, DataFrames, files or progress bars.
 """
 
-from alsrec.kernels.loss import objective
+from alsrec.kernels.loss import objective, observed_loss
 from alsrec.kernels.solvers import balanced_chunks, gramian, solve_cg, solve_cholesky
 from alsrec.kernels.topk import top_n
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, Weights, make_weights
@@ -16,6 +16,7 @@ __all__ = [
     "gramian",
     "make_weights",
     "objective",
+    "observed_loss",
     "solve_cg",
     "solve_cholesky",
     "top_n",

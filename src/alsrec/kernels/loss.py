@@ -39,6 +39,22 @@ def _observed_terms(indptr, indices, values, x, y, weights):
     return per_row
 
 
+def observed_loss(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    values: np.ndarray,
+    row_factors: np.ndarray,
+    col_factors: np.ndarray,
+    weights: Weights,
+) -> float:
+    """sum_{(u,i) in S} c_ui (p_ui - s_ui)^2 - w0 s_ui^2 over the CSR rows given.
+
+    The observed part of the objective; sums over disjoint row blocks add up
+    to the whole (the Spark backend sums them across executors).
+    """
+    return float(_observed_terms(indptr, indices, values, row_factors, col_factors, weights).sum())
+
+
 def objective(
     indptr: np.ndarray,
     indices: np.ndarray,
@@ -50,7 +66,7 @@ def objective(
     weights: Weights,
 ) -> float:
     """The full weighted objective for users x items CSR arrays and both factor matrices."""
-    observed = _observed_terms(indptr, indices, values, user_factors, item_factors, weights).sum()
+    observed = observed_loss(indptr, indices, values, user_factors, item_factors, weights)
     w0 = weights.unobserved
     unobserved = 0.0
     if w0 != 0.0:

@@ -376,6 +376,7 @@ def solve_cholesky(
     chunks,
     out,
     short_max=None,
+    gram=None,
 ):
     """Exact per-row solves; writes ``out[u]`` for every row, returns the failing row count.
 
@@ -392,6 +393,9 @@ def solve_cholesky(
         Rows with at most this many cells use the Woodbury form (default 3k/4:
         measured between k/2 and k, where it stops being cheaper than the
         blocked Gram product and a k x k Cholesky); 0 turns it off.
+    gram : (k, k) float64, optional
+        ``w0 * other^T other`` when the caller already has it (Spark aggregates it
+        once per half-step); computed here otherwise.
 
     Returns
     -------
@@ -400,7 +404,8 @@ def solve_cholesky(
     """
     k = other.shape[1]
     w0 = weights.unobserved
-    gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
+    if gram is None:
+        gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
     if shares_one_system(weights, reg):
         system = gram + reg[0] * np.eye(k)
         if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
@@ -432,7 +437,7 @@ def solve_cholesky(
     )
 
 
-def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out):
+def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, gram=None):
     """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
 
     ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
@@ -442,7 +447,7 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out):
 
     Scratch memory is allocated once per thread: ``threads x min(longest row,
     ROW_BUFFER_CAP) x k`` values; rows longer than the cap are streamed through
-    it in blocks.
+    it in blocks. ``gram`` (``w0 * other^T other``) is computed here unless given.
     """
     import numba
 
@@ -459,7 +464,8 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out):
         # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
         # O(k + |S_u| k) instead of O(k^2 + |S_u| k); the two rotations of all rows are
         # single matrix products.
-        eigenvalues, rotation = np.linalg.eigh(w0 * gramian(other, GRAM_BLOCK))
+        shared = w0 * gramian(other, GRAM_BLOCK) if gram is None else gram
+        eigenvalues, rotation = np.linalg.eigh(shared)
         eigenvalues = np.maximum(eigenvalues, 0.0)
         rotation = rotation.astype(dtype)
         basis_other = np.ascontiguousarray(other @ rotation)

@@ -11,6 +11,7 @@ import numpy as np
 
 from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
+from alsrec.models import catalog
 from alsrec.models.base import FactorModel
 from alsrec.models.objective import (
     CONFIDENCE_CODES,
@@ -20,11 +21,30 @@ from alsrec.models.objective import (
     resolve_objective,
 )
 from alsrec.models.params import Param, check_params, positive_int
-from alsrec.models.training import TorchTrainer, Trainer, fit_biases, thread_limits
+from alsrec.models.training import TorchTrainer, Trainer, converged, fit_biases, thread_limits
 
-__all__ = ["ALS", "Callback", "TorchTrainer", "Trainer", "fit_biases", "thread_limits"]
+__all__ = [
+    "ALS",
+    "FIT_BACKENDS",
+    "Callback",
+    "TorchTrainer",
+    "Trainer",
+    "fit_biases",
+    "register_fit_backend",
+    "thread_limits",
+]
 
 Callback = Callable[[int, float, float], Any]
+
+# Training backends that live in higher layers register here when imported, so models
+# never import them: name -> fit(estimator, data). An unknown backend name makes the
+# catalog import its providers first (alsrec.spark registers "spark").
+FIT_BACKENDS: dict[str, Callable[[Any, Any], Any]] = {}
+
+
+def register_fit_backend(name: str, fit: Callable[[Any, Any], Any]) -> None:
+    """Let ``ALS(backend=name).fit(data)`` delegate to ``fit(estimator, data)``."""
+    FIT_BACKENDS[name] = fit
 
 
 class ALS(
@@ -87,10 +107,11 @@ class ALS(
     device : str
         ``"cpu"`` (default), ``"cuda"`` or ``"cuda:N"``. A GPU is only used when
         asked for, and asking for one where none is available is an error.
-    backend : {"numba", "torch"}, optional
+    backend : {"numba", "torch", "spark"}, optional
         Kernels: numba on the CPU (default for ``device="cpu"``) or PyTorch
         (required for CUDA; ``backend="torch", device="cpu"`` runs the GPU code
-        on torch's CPU device, for testing).
+        on torch's CPU device, for testing). ``"spark"`` (needs pyspark) trains
+        on Spark executors: see :mod:`alsrec.spark.distributed`.
 
     Examples
     --------
@@ -151,7 +172,7 @@ class ALS(
         tol: float | None = None,
         compute_loss: bool = True,
         device: str = "cpu",
-        backend: Literal["numba", "torch"] | None = None,
+        backend: Literal["numba", "torch", "spark"] | None = None,
     ) -> None:
         self.preset = preset
         self.factors = factors
@@ -211,13 +232,22 @@ class ALS(
         )
 
     def _backend(self) -> str:
-        """``"numba"`` or ``"torch"``, after checking device and backend agree and exist."""
+        """``"numba"``, ``"torch"`` or a registered fit backend, after checking it can run."""
         device = str(self.device)
         if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
             raise ParameterError(f"device={self.device!r} must be 'cpu', 'cuda' or 'cuda:N'.")
         backend = self.backend or ("numba" if device == "cpu" else "torch")
+        if backend not in ("numba", "torch") and backend not in FIT_BACKENDS:
+            catalog.load_providers()  # backends above the models layer register on import
+        if backend in FIT_BACKENDS:
+            if device != "cpu":
+                raise ParameterError(f"backend={backend!r} runs on the CPU; use device='cpu'.")
+            return backend
+        if backend == "spark":
+            raise ParameterError("backend='spark' needs pyspark: pip install 'alsrec[spark]'.")
         if backend not in ("numba", "torch"):
-            raise ParameterError(f"backend={self.backend!r} must be 'numba' or 'torch'.")
+            known = ", ".join(repr(name) for name in ("numba", "torch", *FIT_BACKENDS))
+            raise ParameterError(f"backend={self.backend!r} must be one of {known}.")
         if backend == "numba" and device != "cpu":
             raise ParameterError("the numba backend runs on the CPU; use backend='torch' for CUDA.")
         if backend == "torch":
@@ -241,6 +271,9 @@ class ALS(
         (objective after each iteration), ``fit_seconds_`` and ``n_iter_``.
         If training fails or is interrupted, the model is left unfitted.
         """
+        backend = self._backend()
+        if backend in FIT_BACKENDS:
+            return FIT_BACKENDS[backend](self, data)
         require_interactions(data, "fit")
         objective, k, iterations, dtype, backend = self._settings()
         if data.nnz == 0:
@@ -300,7 +333,7 @@ class ALS(
                         and self.callback(iteration, elapsed, loss) is False
                     ):
                         break
-                    if _converged(history, self.tol):
+                    if converged(history, self.tol):
                         break
         finally:
             if bar is not None:
@@ -319,13 +352,6 @@ class ALS(
         self.n_iter_ = len(history)
         self.fit_seconds_ = time.perf_counter() - start
         return self
-
-
-def _converged(history: list[float], tol: float | None) -> bool:
-    """Relative decrease of the last iteration below ``tol``."""
-    if tol is None or len(history) < 2 or not history[-2] > 0:
-        return False
-    return (history[-2] - history[-1]) / history[-2] < tol
 
 
 def _progress(total: int, show: bool):

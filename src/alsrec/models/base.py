@@ -88,12 +88,13 @@ class FactorModel:
         name: str | None = None,
         specs: Mapping[str, Mapping[str, Any]] | None = None,
         requires: tuple[str, str] | None = None,
+        aliases: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> None:
         """Register the subclass in the model catalog when it gives a ``name``."""
         super().__init_subclass__(**kwargs)
         if name is not None:
-            catalog.register(cls, name, specs, requires)
+            catalog.register(cls, name, specs, requires, aliases)
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:

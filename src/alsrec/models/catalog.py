@@ -13,6 +13,8 @@ A model class joins by naming itself in its class statement; no table is edited:
 
 - ``name`` is written into saved model files, and :func:`~alsrec.load_model`
   finds the class by it: never change it once files exist.
+- ``aliases`` are further names that files may carry (a class renamed after
+  files were written under its old name loads by both); they are never written.
 - ``specs`` maps the short names that :func:`make_model` and the CLI's
   ``-m NAME:key=value,...`` accept to fixed constructor arguments (``ALS``
   offers ``zeros``, ``implicit`` and ``explicit``, each fixing ``preset``).
@@ -26,7 +28,9 @@ imported (import its module in ``alsrec/models/__init__.py``). Backends above
 the models layer (Spark) are named in :data:`PROVIDERS`: the catalog imports
 them on the first lookup it cannot answer, so ``load_model`` of a
 Spark-fitted file works without importing Spark up front, and the models
-layer never imports upward. The contract suite
+layer never imports upward. ``ALS(backend=...)`` asks for the same import
+when it meets a backend name it does not know (``"spark"`` registers in
+``alsrec.spark.distributed``). The contract suite
 (``tests/models/test_contract.py``) runs on every entry, so a new model is
 tested the moment it registers.
 """
@@ -46,8 +50,8 @@ from typing import Any
 from alsrec.errors import ParameterError
 from alsrec.models.params import check_params
 
-# Modules above the models layer that register models when imported (optional backends).
-PROVIDERS: tuple[str, ...] = ("alsrec.spark.als",)
+# Modules above the models layer that register models or ALS fit backends when imported.
+PROVIDERS: tuple[str, ...] = ("alsrec.spark.als", "alsrec.spark.distributed")
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,15 @@ class Entry:
         Short model names and the constructor arguments each one fixes.
     requires : tuple of (str, str), optional
         An optional module the class needs, and how to install it.
+    aliases : tuple of str
+        Other names files may carry for this class (read, never written).
     """
 
     name: str
     cls: type
     specs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     requires: tuple[str, str] | None = None
+    aliases: tuple[str, ...] = ()
 
     def constructor_parameters(self) -> list[str]:
         """Names the constructor takes, in order."""
@@ -79,6 +86,7 @@ class Entry:
 
 _ENTRIES: dict[str, Entry] = {}
 _SPECS: dict[str, str] = {}  # short name -> entry name
+_ALIASES: dict[str, str] = {}  # another name files may carry -> entry name
 _PROVIDERS_LOADED = False
 
 
@@ -87,19 +95,23 @@ def register(
     name: str,
     specs: Mapping[str, Mapping[str, Any]] | None = None,
     requires: tuple[str, str] | None = None,
+    aliases: tuple[str, ...] = (),
 ) -> type:
     """Add ``cls`` under ``name`` (``FactorModel`` subclasses use class keywords instead)."""
     specs = {spec: MappingProxyType(dict(fixed)) for spec, fixed in (specs or {}).items()}
-    existing = _ENTRIES.get(name)
-    if existing is not None and _qualified(existing.cls) != _qualified(cls):
-        raise ValueError(f"model name {name!r} is taken by {_qualified(existing.cls)}.")
+    for taken in (name, *aliases):
+        existing = _ENTRIES.get(_ALIASES.get(taken, taken))
+        if existing is not None and _qualified(existing.cls) != _qualified(cls):
+            raise ValueError(f"model name {taken!r} is taken by {_qualified(existing.cls)}.")
     for spec in specs:
         owner = _SPECS.get(spec)
         if owner is not None and owner != name:
             raise ValueError(f"model spec {spec!r} is taken by {owner}.")
-    _ENTRIES[name] = Entry(name, cls, MappingProxyType(specs), requires)
+    _ENTRIES[name] = Entry(name, cls, MappingProxyType(specs), requires, tuple(aliases))
     for spec in specs:
         _SPECS[spec] = name
+    for alias in aliases:
+        _ALIASES[alias] = name
     return cls
 
 
@@ -125,10 +137,10 @@ def entries() -> list[Entry]:
 
 
 def model_class(name: str) -> type | None:
-    """The class registered as ``name`` (None when unknown)."""
-    if name not in _ENTRIES:
+    """The class registered as ``name`` or under that alias (None when unknown)."""
+    if name not in _ENTRIES and name not in _ALIASES:
         load_providers()
-    entry = _ENTRIES.get(name)
+    entry = _ENTRIES.get(_ALIASES.get(name, name))
     return None if entry is None else entry.cls
 
 

@@ -218,6 +218,16 @@ class TorchTrainer(Trainer):
         self.y = self.t_y.cpu().numpy()
 
 
+def converged(history: list[float], tol: float | None) -> bool:
+    """True when the last iteration lowered the loss by less than ``tol`` (relative).
+
+    The stopping rule of every ALS loop (``ALS(tol=...)``, on any backend).
+    """
+    if tol is None or len(history) < 2 or not history[-2] > 0:
+        return False
+    return (history[-2] - history[-1]) / history[-2] < tol
+
+
 def fit_biases(
     data: Interactions, damping: float, sweeps: int = 3
 ) -> tuple[float, np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""``SparkALS``: Spark MLlib ALS with alsrec's vocabulary, returning alsrec's model type.
+"""``MLlibALS`` (alias ``SparkALS``): Spark MLlib ALS behind alsrec's API and model type.
 
 Parameter mapping (alsrec -> ``pyspark.ml.recommendation.ALS``)::
 
@@ -9,9 +9,9 @@ Parameter mapping (alsrec -> ``pyspark.ml.recommendation.ALS``)::
 Spark regularises each row by ``regParam * n_u`` (n_u = the row's observed
 ratings; in implicit mode, its positive ratings). So:
 
-- explicit SparkALS(regularization=l) is exactly
+- explicit MLlibALS(regularization=l) is exactly
   ``ALS("explicit", regularization=l, use_biases=False)`` (reg_exponent 1, w0 0);
-- implicit SparkALS(regularization=l, alpha=a) is exactly
+- implicit MLlibALS(regularization=l, alpha=a) is exactly
   ``ALS("implicit", regularization=l, alpha=a, reg_exponent=1, count_unobserved=...)``
   with c = 1 + a r, which :func:`spark_counterpart` builds.
 
@@ -58,7 +58,7 @@ def spark_objective(implicit: bool, regularization: float, alpha: float, dense: 
     return Objective(0.0, "one", 0.0, "value", regularization, 1.0, False, count_unobserved=False)
 
 
-def spark_counterpart(model: SparkALS, **overrides: Any):
+def spark_counterpart(model: MLlibALS, **overrides: Any):
     """The ``alsrec.ALS`` that minimises exactly what ``model`` asks Spark to minimise."""
     from alsrec.models.als import ALS
 
@@ -83,9 +83,12 @@ def spark_counterpart(model: SparkALS, **overrides: Any):
     )
 
 
-class SparkALS(
+# Catalog name "SparkALS": model files carry it (files exist, so it never changes);
+# "MLlibALS" is accepted from files too.
+class MLlibALS(
     FactorModel,
     name="SparkALS",
+    aliases=("MLlibALS",),
     specs={"spark": {"dense": False}, "spark-dense": {"dense": True}},
     requires=("pyspark", "pip install 'alsrec[spark]'"),
 ):
@@ -159,7 +162,7 @@ class SparkALS(
         if type(data).__module__.startswith("pyspark"):
             return _from_spark_frame(data)
         raise DataError(
-            f"SparkALS.fit takes alsrec Interactions, a pandas DataFrame or a Spark DataFrame, "
+            f"MLlibALS.fit takes alsrec Interactions, a pandas DataFrame or a Spark DataFrame, "
             f"not {type(data).__name__}."
         )
 
@@ -178,13 +181,13 @@ class SparkALS(
             return session.createDataFrame(frame)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, data: Any) -> SparkALS:
+    def fit(self, data: Any) -> MLlibALS:
         """Train on Spark; the factors come back into this alsrec model. Returns self."""
         check_params(self.get_params(), self.parameters)
         try:
             from pyspark.ml.recommendation import ALS as SparkMLALS
         except ImportError:
-            raise AlsrecError("SparkALS needs pyspark: pip install 'alsrec[spark]'") from None
+            raise AlsrecError("MLlibALS needs pyspark: pip install 'alsrec[spark]'") from None
         interactions = self._to_interactions(data)
         if max(interactions.shape) > np.iinfo(np.int32).max:
             raise DataError("Spark ALS needs user and item counts that fit in int32.")
@@ -286,6 +289,10 @@ class SparkALS(
         )
         result.write.mode("overwrite").parquet(str(path))
         return str(path)
+
+
+# The historical name: tests, the CLI and saved files use it.
+SparkALS = MLlibALS
 
 
 def _collect_factors(frame, count: int, rank: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from alsrec.evaluation.study import StudyResult, run_study
 from alsrec.models.als import ALS
 from alsrec.models.baselines import Popularity
 from alsrec.models.objective import BLOG_PARAMS
-from alsrec.spark.als import SparkALS
+from alsrec.spark.als import MLlibALS
 
 
 def compare_with_spark(
@@ -42,7 +42,7 @@ def compare_with_spark(
     common = {**BLOG_PARAMS, "random_state": 0, "spark": spark}
     models: dict[str, Any] = {"alsrec-zeros": ALS("zeros", random_state=0)}
     if include_dense:
-        models["spark-dense"] = SparkALS(dense=True, **common)
-    models["spark-ratings"] = SparkALS(dense=False, **common)
+        models["spark-dense"] = MLlibALS(dense=True, **common)
+    models["spark-ratings"] = MLlibALS(dense=False, **common)
     models["popularity"] = Popularity()
     return run_study(data, models, BlogProtocol(), ["ndcg@20"], seeds, show_progress=show_progress)

@@ -1,0 +1,478 @@
+"""alsrec's own objectives trained on Spark executors (``ALS(..., backend="spark")``).
+
+The interactions stay a Spark DataFrame, cut twice into CSR blocks: by user
+(each block holds whole user rows) and by item (whole item columns); see
+:mod:`alsrec.spark.blocks`. Each half-step
+
+1. broadcasts the fixed side's factors to the executors (``sc.broadcast``);
+2. ships the shared ``w0 Y^T Y``, aggregated at the end of the previous
+   half-step from per-block partial Grams with ``treeReduce``;
+3. solves every block's rows with alsrec's numba kernels inside
+   ``mapInArrow`` (one Arrow row per block: no per-row Python);
+4. returns a factor DataFrame (one row per block) holding the new rows, the
+   block's partial Gram, its penalty and (item half-step) its observed loss
+   terms, so the exact objective of every iteration comes from distributed
+   partial sums:  L = observed + w0 <X^T X, Y^T Y> + penalties.
+
+Broadcasting is the only routing implemented: the driver and every executor
+hold one side's factors, (n_users + n_items) x k values at most (see the
+README's memory table). Each half-step restarts from a broadcast, so a
+factor DataFrame's lineage is one step long; the final ones are checkpointed
+(when the context has a checkpoint folder) so outputs written later do not
+recompute training. Interactions are never collected: ids are indexed on the
+cluster, biases and counts come back as per-row aggregates.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from alsrec.data.interactions import (
+    ITEM_COLUMN_ALIASES,
+    RATING_COLUMN_ALIASES,
+    USER_COLUMN_ALIASES,
+    Interactions,
+)
+from alsrec.errors import DataError, NumericalError, ParameterError
+from alsrec.models.als import ALS, register_fit_backend
+from alsrec.models.objective import Objective
+from alsrec.models.training import converged
+from alsrec.spark import blocks as B
+from alsrec.spark.output import SparkFactors, _gather
+
+BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
+
+
+@dataclass
+class _Side:
+    """One orientation of the interactions: its persisted CSR blocks and their value dtype."""
+
+    blocks: Any
+    dtype: Any
+
+
+def fit_spark(
+    estimator: ALS,
+    data: Any,
+    spark: Any = None,
+    num_blocks: int | None = None,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+) -> ALS:
+    """Fit ``estimator`` (an :class:`alsrec.ALS`) on Spark executors; returns it fitted.
+
+    Parameters
+    ----------
+    estimator : ALS
+        Any preset and settings; ``solver``, ``cg_steps``, ``dtype``,
+        ``random_state``, ``callback`` and ``tol`` act as in the single-machine fit.
+    data : pyspark.sql.DataFrame or Interactions
+        A DataFrame of (user, item[, rating]) rows with ids of any type, or
+        alsrec Interactions (sent to the cluster through Arrow).
+    spark : SparkSession, optional
+        Default: the DataFrame's session, else :func:`~alsrec.spark.local_session`.
+    num_blocks : int, optional
+        Blocks per orientation (default: the session's default parallelism).
+    user_col, item_col, rating_col : str, optional
+        Column names of a DataFrame (common names are tried, as in
+        ``Interactions.from_dataframe``; no rating column means every value is 1).
+
+    Returns
+    -------
+    ALS
+        ``estimator`` with the single-machine fitted attributes (factors and ids
+        on the driver: broadcasting needs them there anyway) plus
+        ``spark_factors_``, a :class:`~alsrec.spark.output.SparkFactors` for
+        outputs written from the executors. With a DataFrame input the items
+        each user saw stay on the cluster: ``seen_`` is empty, so use
+        ``spark_factors_.recommend_all_to_parquet`` (which removes seen items)
+        rather than ``recommend`` with ``filter_seen``.
+    """
+    objective, k, iterations, dtype, _ = estimator._settings()
+    try:
+        import pyspark  # noqa: F401  (this package imports it lazily)
+    except ImportError:
+        raise ParameterError(
+            "backend='spark' needs pyspark: pip install 'alsrec[spark]'."
+        ) from None
+    session = _session(data, spark)
+    long, users, items, local = _prepare(session, data, user_col, item_col, rating_col, dtype)
+    n_users, n_items = users.n, items.n
+    if k > min(n_users, n_items):
+        import warnings
+
+        warnings.warn(
+            f"factors={k} exceeds min(n_users, n_items)={min(n_users, n_items)}: the extra "
+            f"dimensions can only fit noise; regularization keeps the solution defined.",
+            stacklevel=2,
+        )
+    parts = int(num_blocks or session.sparkContext.defaultParallelism)
+    if parts < 1:
+        raise ParameterError(f"num_blocks={num_blocks!r} must be a positive whole number.")
+    by_user = _blocks(long, "u", "i", parts, dtype)
+    by_item = _blocks(long, "i", "u", parts, dtype)
+    if objective.confidence != "one" and long.agg({"v": "min"}).first()[0] < 0:
+        raise DataError(
+            "implicit confidences need values >= 0, but the data holds negative values; "
+            "use preset='explicit' for signed ratings."
+        )
+    sc = session.sparkContext
+    mu, user_bias, item_bias = 0.0, None, None
+    if objective.use_biases:
+        mu, user_bias, item_bias = _fit_biases(
+            sc, long, by_user, by_item, n_users, n_items, objective
+        )
+        by_user = _residual(sc, by_user, dtype, mu, user_bias, item_bias)
+        by_item = _residual(sc, by_item, dtype, mu, item_bias, user_bias)
+    rng = np.random.default_rng(estimator.random_state)
+    y = rng.standard_normal((n_items, k), dtype=dtype)
+    y *= 0.01  # as the single-machine fit, so the same seed gives the same factors
+    x = np.zeros((n_users, k), dtype=dtype)
+    item_gram = B._gram(y)
+    history: list[float] = []
+    start = time.perf_counter()
+    steps = None
+    solver, cg_steps = estimator.solver, estimator.cg_steps
+    for iteration in range(1, iterations + 1):
+        user_step = _half_step(
+            sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, dtype, k, False
+        )
+        x, user_gram = user_step.factors, user_step.gram
+        item_step = _half_step(
+            sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k, True
+        )
+        y, item_gram = item_step.factors, item_step.gram
+        failed = user_step.failed + item_step.failed
+        if failed or not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise NumericalError(
+                f"training diverged at iteration {iteration} ({failed} rows could not be "
+                f"solved, or factors became NaN/inf); raise regularization or use "
+                f"dtype='float64'. The model was left unfitted."
+            )
+        loss = (
+            item_step.observed
+            + objective.unobserved_weight * float(np.sum(user_gram * item_gram))
+            + user_step.penalty
+            + item_step.penalty
+        )
+        history.append(float(loss))
+        if steps is not None:
+            steps[0].frame.unpersist()
+            steps[1].frame.unpersist()
+        steps = (user_step, item_step)
+        elapsed = time.perf_counter() - start
+        if estimator.callback is not None and estimator.callback(iteration, elapsed, loss) is False:
+            break
+        if converged(history, estimator.tol):
+            break
+    user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
+    result = SparkFactors(
+        session=session,
+        user_blocks=by_user.blocks,
+        user_factors=user_frame,
+        item_factors=item_frame,
+        user_ids=users.frame,
+        item_ids=items.frame,
+        n_users=n_users,
+        n_items=n_items,
+        factors=k,
+        dtype=np.dtype(dtype),
+        objective=objective,
+        item_gram=item_gram,
+        global_bias=mu,
+        user_bias=user_bias,
+        item_bias=item_bias,
+        loss_history=history,
+        params=_plain_params(estimator),
+    )
+    estimator._clear_fitted()
+    installed = local if local is not None else result.id_interactions()
+    estimator._set_fitted(
+        installed,
+        x,
+        y,
+        global_bias=mu,
+        user_bias=user_bias,
+        item_bias=item_bias,
+        objective=objective,
+    )
+    estimator.loss_history_ = history
+    estimator.n_iter_ = len(history)
+    estimator.fit_seconds_ = time.perf_counter() - start
+    estimator.spark_factors_ = result
+    return estimator
+
+
+# ---------------------------------------------------------------- input
+@dataclass
+class _Ids:
+    frame: Any  # DataFrame (index long, id <raw type>)
+    n: int
+
+
+def _session(data: Any, spark: Any):
+    if spark is not None:
+        return spark
+    if _is_spark_frame(data):
+        return data.sparkSession
+    from alsrec.spark.session import local_session
+
+    return local_session()
+
+
+def _is_spark_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("pyspark") and hasattr(data, "mapInArrow")
+
+
+def _prepare(session, data, user_col, item_col, rating_col, dtype):
+    """(long DataFrame u, i, v; user ids; item ids; local Interactions or None)."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    if isinstance(data, Interactions):
+        if data.nnz == 0:
+            raise DataError("the training data holds no interactions.")
+        frame = pd.DataFrame(
+            {
+                "u": data.row_indices().astype(np.int64),
+                "i": data.matrix.indices.astype(np.int64),
+                "v": data.matrix.data.astype(np.float64),
+            }
+        )
+        long = session.createDataFrame(frame)
+        users = _Ids(_id_frame(session, data.user_ids), data.n_users)
+        items = _Ids(_id_frame(session, data.item_ids), data.n_items)
+        return long, users, items, data
+    if not _is_spark_frame(data):
+        raise DataError(
+            f"ALS(backend='spark').fit takes a Spark DataFrame or alsrec Interactions, "
+            f"not {type(data).__name__}."
+        )
+    user_col = _column(data, user_col, USER_COLUMN_ALIASES, "user_col")
+    item_col = _column(data, item_col, ITEM_COLUMN_ALIASES, "item_col")
+    try:
+        rating_col = _column(data, rating_col, RATING_COLUMN_ALIASES, "rating_col")
+    except DataError:
+        if rating_col is not None:
+            raise
+        rating_col = None
+    # float32 storage, as Interactions keeps values, so both paths see the same numbers
+    value = F.lit(1.0) if rating_col is None else F.col(rating_col).cast("float").cast("double")
+    raw = data.select(
+        F.col(user_col).alias("user"), F.col(item_col).alias("item"), value.alias("v")
+    )
+    _validate(raw, user_col, item_col, rating_col)
+    users = _index_ids(session, raw, "user")
+    items = _index_ids(session, raw, "item")
+    long = (
+        raw.join(F.broadcast(users.frame.withColumnRenamed("id", "user")), "user")
+        .withColumnRenamed("index", "u")
+        .join(F.broadcast(items.frame.withColumnRenamed("id", "item")), "item")
+        .select("u", F.col("index").alias("i"), "v")
+    )
+    return long, users, items, None
+
+
+def _column(frame, name, aliases, parameter):
+    if name is not None:
+        if name not in frame.columns:
+            raise DataError(
+                f"{parameter}={name!r} is not a column of the DataFrame "
+                f"(columns: {', '.join(frame.columns)})."
+            )
+        return name
+    for alias in aliases:
+        if alias in frame.columns:
+            return alias
+    raise DataError(
+        f"no {parameter[:-4]} column found among {', '.join(frame.columns)}; "
+        f"pass {parameter}= to name it."
+    )
+
+
+def _validate(raw, user_col, item_col, rating_col) -> None:
+    """Nulls, non-finite values and repeated pairs, found with cluster aggregations."""
+    from pyspark.sql import functions as F
+
+    counts = raw.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col("user").isNull().cast("long")).alias("user_nulls"),
+        F.sum(F.col("item").isNull().cast("long")).alias("item_nulls"),
+        F.sum(
+            (F.col("v").isNull() | F.isnan("v") | (F.abs("v") == float("inf"))).cast("long")
+        ).alias("bad"),
+    ).first()
+    if counts["rows"] == 0:
+        raise DataError("the training data holds no interactions.")
+    for label, column, nulls in (
+        ("user", user_col, counts["user_nulls"]),
+        ("item", item_col, counts["item_nulls"]),
+    ):
+        if nulls:
+            raise DataError(
+                f"column {column!r} holds {nulls} missing {label} ids; drop those rows."
+            )
+    if counts["bad"]:
+        raise DataError(
+            f"column {rating_col!r} holds {counts['bad']} missing or non-finite values; "
+            f"drop or fix those rows."
+        )
+    repeated = raw.groupBy("user", "item").count().where("count > 1").limit(1).collect()
+    if repeated:
+        row = repeated[0]
+        raise DataError(
+            f"the pair ({row['user']!r}, {row['item']!r}) appears {row['count']} times; "
+            f"aggregate repeated (user, item) pairs before fitting."
+        )
+
+
+def _index_ids(session, raw, column: str) -> _Ids:
+    """Raw ids -> 0..n-1 in sorted order (as ``pd.factorize(sort=True)``), on the cluster.
+
+    Integer ids that are already 0..n-1 are used as they are.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegralType, LongType, StructField, StructType
+
+    kind = raw.schema[column].dataType
+    if isinstance(kind, IntegralType):
+        low, high, count = raw.agg(F.min(column), F.max(column), F.countDistinct(column)).first()
+        if low == 0 and high == count - 1:
+            frame = session.range(count).select(
+                F.col("id").alias("index"), F.col("id").cast(kind).alias("id")
+            )
+            return _Ids(frame, int(count))
+    distinct = raw.select(column).distinct().orderBy(column)
+    indexed = distinct.rdd.zipWithIndex().map(lambda pair: (pair[1], pair[0][0]))
+    schema = StructType([StructField("index", LongType()), StructField("id", kind)])
+    frame = session.createDataFrame(indexed, schema).persist()
+    return _Ids(frame, int(frame.count()))
+
+
+def _id_frame(session, ids: np.ndarray):
+    import pandas as pd
+
+    values = ids.astype(str) if ids.dtype == object else ids
+    return session.createDataFrame(pd.DataFrame({"index": np.arange(len(ids)), "id": values}))
+
+
+def _blocks(long, row: str, col: str, parts: int, dtype) -> _Side:
+    from pyspark.sql import functions as F
+
+    frame = (
+        long.select(F.col(row).alias("r"), F.col(col).alias("c"), "v")
+        .repartition(parts, "r")
+        .mapInArrow(B.to_blocks(dtype), B.BLOCK_SCHEMA)
+        .persist()
+    )
+    frame.count()
+    return _Side(frame, dtype)
+
+
+# ---------------------------------------------------------------- biases
+def _fit_biases(sc, long, by_user, by_item, n_users, n_items, objective: Objective):
+    """mu + b_u + b_i by damped alternating means, as ``alsrec.models.training.fit_biases``."""
+    mu = float(long.agg({"v": "avg"}).first()[0])
+    user_bias = np.zeros(n_users)
+    item_bias = np.zeros(n_items)
+    for _ in range(BIAS_SWEEPS):
+        item_bias = _bias_half(sc, by_item, mu, user_bias, n_items, objective.bias_damping)
+        user_bias = _bias_half(sc, by_user, mu, item_bias, n_users, objective.bias_damping)
+    return mu, user_bias, item_bias
+
+
+def _bias_half(sc, side: _Side, mu, other_bias, n_rows, damping) -> np.ndarray:
+    shared = sc.broadcast(other_bias)
+    parts = side.blocks.mapInArrow(
+        B.row_biases(side.dtype, mu, shared, damping), B.BIAS_SCHEMA
+    ).collect()  # one row per block: one number per matrix row, not interactions
+    bias = np.zeros(n_rows)
+    for part in parts:
+        bias[np.frombuffer(part["rows"], np.int64)] = np.frombuffer(part["bias"], np.float64)
+    shared.destroy()
+    return bias
+
+
+def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias) -> _Side:
+    rows, cols = sc.broadcast(row_bias), sc.broadcast(col_bias)
+    frame = side.blocks.mapInArrow(
+        B.rewrite_values(dtype, mu, rows, cols), B.BLOCK_SCHEMA
+    ).persist()
+    frame.count()
+    side.blocks.unpersist()
+    return _Side(frame, dtype)
+
+
+# ---------------------------------------------------------------- half-steps
+@dataclass
+class _Step:
+    """A finished half-step: the factor DataFrame and what the driver gathered from it."""
+
+    frame: Any
+    factors: np.ndarray
+    gram: np.ndarray
+    failed: int
+    observed: float
+    penalty: float
+
+
+def _half_step(
+    sc, side, other, warm, other_gram, objective, n_other, solver, cg_steps, dtype, k, with_loss
+) -> _Step:
+    """Solve one side's rows on the executors against the broadcast ``other``."""
+    from operator import add
+
+    shared = sc.broadcast(other)
+    previous = sc.broadcast(warm) if solver == "cg" else None
+    gram = objective.unobserved_weight * other_gram
+    frame = side.blocks.mapInArrow(
+        B.half_step(dtype, objective, shared, previous, gram, n_other, solver, cg_steps, with_loss),
+        B.FACTOR_SCHEMA,
+    ).persist()
+    # the k x k Gram and the loss terms: one tree aggregation over the blocks' partial sums
+    partial = frame.select("gram", "failed", "observed", "penalty").rdd.map(
+        lambda row: (
+            np.frombuffer(row["gram"], np.float64),
+            row["failed"],
+            row["observed"],
+            row["penalty"],
+        )
+    )
+    gram_sum, failed, observed, penalty = partial.treeReduce(
+        lambda a, b: tuple(map(add, a, b)), depth=2
+    )
+    factors = _gather(frame, len(warm), k, np.dtype(dtype))  # one row per block
+    shared.unpersist()
+    if previous is not None:
+        previous.unpersist()
+    return _Step(frame, factors, gram_sum.reshape(k, k), int(failed), observed, penalty)
+
+
+def _checkpoint(frame):
+    """Cut the final factors off the training lineage (reliably when a folder is set)."""
+    if frame.sparkSession.sparkContext.getCheckpointDir():
+        return frame.checkpoint(eager=True)
+    return frame.localCheckpoint(eager=True)
+
+
+def _plain_params(estimator: ALS) -> dict:
+    """The estimator's JSON-ready parameters (the callback is code, so it is left out)."""
+    params = estimator.get_params()
+    return {
+        key: value
+        for key, value in params.items()
+        if value is None or isinstance(value, bool | int | float | str)
+    }
+
+
+def _fit_backend(estimator: ALS, data: Any) -> ALS:
+    """``ALS(backend="spark").fit(data)``."""
+    return fit_spark(estimator, data)
+
+
+register_fit_backend("spark", _fit_backend)
