@@ -213,6 +213,58 @@ def _woodbury_row(
     return True
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def add_row_cells(
+    start,
+    end,
+    indices,
+    values,
+    other,
+    w0,
+    conf_mode,
+    alpha,
+    target_mode,
+    gathered_any,
+    a,
+    b,
+    block,
+    weighted,
+):
+    """Add one row's observed cells to its system: a += sum (c - w0) y y^T, b += sum c p y.
+
+    Cells ``start:end`` of the CSR arrays; ``block`` and ``weighted`` are
+    (BLOCK, k) scratch in ``a``'s dtype. Long rows add their Gram part with a
+    gemm per block of cells (the full matrix), short ones with rank-1 updates
+    of the lower triangle only, which is all a Cholesky factorisation reads.
+    With ``gathered_any`` False (c == w0 everywhere) only ``b`` changes.
+    """
+    k = other.shape[1]
+    for block_start in range(start, end, BLOCK):
+        block_end = min(block_start + BLOCK, end)
+        n = block_end - block_start
+        for q in range(n):
+            col = indices[block_start + q]
+            value = values[block_start + q]
+            c = confidence(value, conf_mode, alpha)
+            coef = c * target(value, target_mode)
+            weight = c - w0
+            for j in range(k):
+                y = other[col, j]
+                b[j] += coef * y
+                block[q, j] = y
+                weighted[q, j] = weight * y
+        if not gathered_any:
+            continue  # c == w0 everywhere (the blog's model): A is the same for all rows
+        if n >= GEMM_MIN_ROWS:
+            a += np.dot(block[:n].T, weighted[:n])
+        else:
+            for q in range(n):
+                for i in range(k):
+                    wi = weighted[q, i]
+                    for j in range(i + 1):
+                        a[i, j] += wi * block[q, j]
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cholesky(
     indptr,
@@ -282,30 +334,22 @@ def _solve_cholesky(
             for j in range(k):
                 a[j, j] += reg[row]
                 b[j] = 0.0
-            for block_start in range(start, end, BLOCK):
-                block_end = min(block_start + BLOCK, end)
-                n = block_end - block_start
-                for q in range(n):
-                    col = indices[block_start + q]
-                    value = values[block_start + q]
-                    c = confidence(value, conf_mode, alpha)
-                    coef = c * target(value, target_mode)
-                    weight = c - w0
-                    for j in range(k):
-                        y = other[col, j]
-                        b[j] += coef * y
-                        block[q, j] = y
-                        weighted[q, j] = weight * y
-                if not gathered_any:
-                    continue  # c == w0 everywhere (the blog's model): A is the same for all rows
-                if n >= GEMM_MIN_ROWS:
-                    a += np.dot(block[:n].T, weighted[:n])
-                else:
-                    for q in range(n):
-                        for i in range(k):
-                            wi = weighted[q, i]
-                            for j in range(i + 1):
-                                a[i, j] += wi * block[q, j]
+            add_row_cells(
+                start,
+                end,
+                indices,
+                values,
+                other,
+                w0,
+                conf_mode,
+                alpha,
+                target_mode,
+                gathered_any,
+                a,
+                b,
+                block,
+                weighted,
+            )
             if not _cholesky_solve(a, b, low, z, out[row]):
                 failures[chunk] += 1
     return failures.sum()
