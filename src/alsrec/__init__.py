@@ -11,13 +11,14 @@ from alsrec.errors import (
     ParameterError,
     UnknownIdError,
 )
-from alsrec.models import ALS, FactorModel, Popularity, RandomModel, load_model
+from alsrec.models import ALS, BayesianALS, FactorModel, Popularity, RandomModel, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALS",
     "AlsrecError",
+    "BayesianALS",
     "DataError",
     "DownloadError",
     "FactorModel",

@@ -521,12 +521,12 @@ def _converged(history: list[float], tol: float | None) -> bool:
     return (history[-2] - history[-1]) / history[-2] < tol
 
 
-def _progress(total: int, show: bool):
+def _progress(total: int, show: bool, desc: str = "ALS"):
     if not show:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="ALS", unit="it")
+    return tqdm(total=total, desc=desc, unit="it")
 
 
 def _check_finite(trainer: Trainer, iteration: int, failed: int, objective: Objective) -> None:

@@ -40,10 +40,12 @@ def _model_classes() -> dict[str, type]:
     from alsrec.models.als import ALS
     from alsrec.models.base import FactorModel
     from alsrec.models.baselines import Popularity, RandomModel
+    from alsrec.models.bayesian import BayesianALS
 
     classes: dict[str, type] = {
         "FactorModel": FactorModel,
         "ALS": ALS,
+        "BayesianALS": BayesianALS,
         "Popularity": Popularity,
         "Random": RandomModel,
     }
@@ -82,6 +84,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         arrays["user_bias"] = model.user_bias_
     if model.item_bias_ is not None:
         arrays["item_bias"] = model.item_bias_
+    for name in getattr(model, "_saved_arrays", ()):  # model-specific fitted arrays
+        arrays[name] = getattr(model, name)
     if model.item_titles_ is not None:
         titles = np.asarray(model.item_titles_, dtype=object)
         arrays["item_titles"] = np.where([isinstance(t, str) for t in titles], titles, "").astype(
@@ -248,6 +252,9 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
     titles = arrays.get("item_titles")
     model.item_titles_ = None if titles is None else titles.astype(object)
     model.loss_history_ = list(scalars.get("loss_history", []))
+    for name in getattr(cls, "_saved_arrays", ()):
+        if name in arrays:
+            setattr(model, name, arrays[name])
     return model
 
 

@@ -6,6 +6,7 @@ name               model
 ``zeros``          ``ALS("zeros")``: the blog's missing-as-zero model
 ``implicit``       ``ALS("implicit")``: Hu, Koren & Volinsky
 ``explicit``       ``ALS("explicit")``: ratings with biases (ALS-WR)
+``bayesian``       :class:`~alsrec.models.bayesian.BayesianALS`: Gibbs-sampled BPMF with biases
 ``popularity``     :class:`~alsrec.models.baselines.Popularity`
 ``random``         :class:`~alsrec.models.baselines.RandomModel`
 ``implicit-lib``   the implicit library's ALS (:class:`~alsrec.evaluation.peers.ImplicitALS`)
@@ -24,6 +25,7 @@ MODEL_NAMES = (
     "zeros",
     "implicit",
     "explicit",
+    "bayesian",
     "popularity",
     "random",
     "implicit-lib",
@@ -40,6 +42,10 @@ def make_model(name: str, **params: Any):
     try:
         if name in ("zeros", "implicit", "explicit"):
             return ALS(name, **params)
+        if name == "bayesian":
+            from alsrec.models.bayesian import BayesianALS
+
+            return BayesianALS(**params)
         if name == "popularity":
             return Popularity(**params)
         if name == "random":
