@@ -70,7 +70,7 @@ def fill_normals(key, out):
 def standard_normals(seed: int, sweep: int, side: int, row: int, size: int) -> np.ndarray:
     """The ``size`` normals the sampler uses for one row (for tests and fold-in)."""
     out = np.empty(size, dtype=np.float64)
-    fill_normals(stream_key(seed, sweep, side, row), out)
+    fill_normals(np.uint64(stream_key(seed, sweep, side, row)), out)
     return out
 
 

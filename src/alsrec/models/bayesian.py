@@ -106,7 +106,6 @@ class BayesianALS(FactorModel):
         *FactorModel._fitted_attributes,
         "rmse_history_",
         "noise_precision_history_",
-        "n_samples_",
         "fit_seconds_",
         "sample_item_bias_",
         "sample_global_mean_",
@@ -170,8 +169,9 @@ class BayesianALS(FactorModel):
         self._check_params()
         after = self.sweeps - self.burn_in
         step = self.thinning or math.ceil(after / self.max_samples)
-        kept = np.arange(self.burn_in + step, self.sweeps + 1, step)
-        return kept[-self.max_samples :]
+        # counted back from the last sweep, so the chain's final state is always kept
+        kept = np.arange(self.sweeps, self.burn_in, -step)[: self.max_samples]
+        return kept[::-1].copy()
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -238,12 +238,17 @@ class BayesianALS(FactorModel):
             item_bias=store.item_bias[:s].mean(axis=0),
             objective=None,
         )
-        self.n_samples_ = s
         self.sample_item_bias_ = store.item_bias[:s]
         self.sample_global_mean_ = store.mu[:s]
         self.sample_noise_precision_ = store.tau[:s]
         self.sample_user_prior_mean_ = store.prior_mean[:s]
         self.sample_user_prior_precision_ = store.prior_precision[:s]
+
+    @property
+    def n_samples_(self) -> int:
+        """Samples S the fitted model averages."""
+        self._require_fitted()
+        return len(self.sample_global_mean_)
 
     # ------------------------------------------------------------------ fold-in
     def _require_objective(self) -> None:
