@@ -8,6 +8,12 @@ within each fold so that machine drift hits all alike. Wall time covers fit
 plus prediction of the fold's test ratings (alsrec's JIT warm-up excluded).
 alsrec runs on one thread (``num_threads=1``), like myFM's and Surprise's
 single-threaded samplers/SGD, so times compare algorithms, not core counts.
+
+The ``factors=16, regularization=0.1`` row is a candidate for the explicit
+defaults, picked on validation splits no row here is scored on
+(ml-latest-small 80/20 with seed 12345, planted ratings with generator seed
+7) from k in {16, 32, 64} x lambda in {0.03, 0.05, 0.1, 0.2} by the smallest
+worst-case RMSE regret over both.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ from benchmarks.harness import machine_description, run_worker, table
 MODELS = {
     "BayesianALS (defaults: k=10, 200 sweeps)": {"model": "bayesian", "params": {}},
     'ALS("explicit") defaults': {"model": "explicit", "params": {}},
-    'ALS("explicit") previous defaults (k=64, lambda=0.05)': {
+    # chosen on separate validation splits (see the module docstring), not made the default:
+    # on the 5 folds it ties the defaults on ml-latest-small and wins on synthetic data
+    'ALS("explicit", factors=16, regularization=0.1)': {
         "model": "explicit",
-        "params": {"factors": 64, "regularization": 0.05},
+        "params": {"factors": 16, "regularization": 0.1},
     },
     "myFM 0.4 Bayesian FM (ids, k=10, 200 sweeps)": {
         "model": "myfm",

@@ -245,9 +245,9 @@ class ALS(FactorModel):
     preset : {"implicit", "explicit", "zeros"}
         Named settings. ``None`` values below take the preset's default.
     factors : int, optional
-        Latent dimension k (explicit 16, implicit 64, zeros 20).
+        Latent dimension k (explicit/implicit 64, zeros 20).
     regularization : float, optional
-        lambda (explicit 0.1, scaled by counts; implicit 0.01; zeros 0.001).
+        lambda (explicit 0.05, scaled by counts; implicit 0.01; zeros 0.001).
     alpha : float, optional
         Confidence scale for implicit data (default 1.0).
     confidence : {"one", "linear", "log", "scaled"}, optional

@@ -99,20 +99,15 @@ class Objective:
 
 # Per-preset defaults: (objective fields, factors, regularization, iterations)
 PRESETS: dict[str, dict] = {
-    # explicit: k = 16, lambda = 0.1 (was 64, 0.05) were chosen on validation splits that no
-    # reported benchmark uses (ml-latest-small 80/20 with seed 12345; planted synthetic
-    # ratings with seed 7), from the grid k in {16, 32, 64} x lambda in {0.03, 0.05, 0.1, 0.2},
-    # by the smallest worst-case RMSE regret over both; they beat the old defaults on both
-    # (0.8539 vs 0.8547, 0.7181 vs 0.7241). benchmarks/bench_ratings.py confirms on 5 folds.
     "explicit": {
         "unobserved_weight": 0.0,
         "confidence": "one",
         "alpha": 0.0,
         "target": "value",
-        "regularization": 0.1,
+        "regularization": 0.05,
         "reg_exponent": 1.0,
         "use_biases": True,
-        "factors": 16,
+        "factors": 64,
         "iterations": 15,
     },
     "implicit": {
