@@ -1,34 +1,211 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""The one way alsrec writes files: atomically, and never over what is not a regular file.
+
+Every file alsrec writes (model files, figures, reports, CSV results, downloads)
+goes through :func:`atomic_write`. The guarantees:
+
+- A reader sees the old file or the new one, never half of one: the data goes to a
+  temporary file in the destination folder, is flushed and fsynced, then renamed over
+  the destination (a same-filesystem rename), and the folder is fsynced.
+- Only regular files are replaced. A destination that exists and is a device, a
+  folder, a pipe or a socket is refused with :class:`~alsrec.errors.FileWriteError`
+  naming it. A symbolic link is followed: the file it points to is replaced and the
+  link stays a link (documented choice: a link to a model is how deployments switch
+  models, and breaking it would be a surprise).
+- Permissions: a new file gets the mode the umask gives (0666 & ~umask), as ``open``
+  would; an existing file keeps its mode.
+- The temporary name is short (``.alsrec-<pid>-<8 hex>.tmp``), so any destination
+  name the filesystem allows can be written.
+- Nothing is left behind: the temporary file is removed on any exception, on Ctrl-C
+  and on SIGTERM (the signal is delivered again afterwards, so the process still ends
+  as asked). A SIGKILL cannot be caught; the temporary files of dead processes are
+  swept from the folder by the next write there.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import signal
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from alsrec.errors import FileWriteError
+
+_TEMP_PATTERN = re.compile(r"^\.alsrec-(\d+)-[0-9a-f]{8}\.tmp$")
+
+
+class _Terminated(BaseException):
+    """Raised inside a write when SIGTERM arrives, so the temporary file is removed."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _umask() -> int:
+    # Reading the umask through os.umask sets it for a moment (racy with threads);
+    # Linux publishes it in /proc.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def resolve_destination(path: str | os.PathLike[str]) -> Path:
+    """The regular file a write to ``path`` replaces (links followed), checked.
+
+    Raises
+    ------
+    FileWriteError
+        If ``path`` (or what a link points to) exists and is not a regular file.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        return target
+    if not stat.S_ISREG(mode):
+        raise FileWriteError(
+            f"refusing to write {os.fspath(path)}: it is {_kind(mode)}, not a regular file. "
+            "Give the path of a file to create or replace."
+        )
+    return target
+
+
+def _sweep_dead_temporaries(folder: Path) -> None:
+    """Remove temporary files that killed alsrec processes left in ``folder``."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = _TEMP_PATTERN.match(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            pid = int(match.group(1))
+            if pid == os.getpid():
+                continue
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+            except PermissionError:
+                pass  # alive, another user's process
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[list[bool]]:
+    """Turn SIGTERM into an exception for the duration, where it would kill the process.
+
+    Only the main thread may set handlers, and only the default action (death) is
+    replaced: a program's own handler or an ignored SIGTERM is left as it is.
+    """
+    received = [False]
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield received
+        return
+
+    def handler(signum, frame):
+        received[0] = True
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every filesystem lets a folder be opened
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path`` and rename it over ``path`` on success.
 
-    The temporary file lives in the destination folder so that the final
-    ``os.replace`` is a same-filesystem rename (atomic on POSIX and Windows).
-    On any exception, including ``KeyboardInterrupt``, the temporary file is
-    removed and ``path`` is left as it was.
+    Parameters
+    ----------
+    path
+        The destination. Missing parent folders are created. A symbolic link is
+        followed; anything that exists and is not a regular file is refused.
+    mode
+        ``"wb"`` (bytes) or ``"w"`` (text, UTF-8).
+
+    Raises
+    ------
+    FileWriteError
+        If the destination is not a regular file.
+
+    Examples
+    --------
+    >>> with atomic_write("scores.csv", "w") as handle:  # doctest: +SKIP
+    ...     handle.write("user,score\\n")
     """
-    target = Path(path)
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write mode must be 'wb' or 'w', not {mode!r}")
+    target = resolve_destination(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+        file_mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        file_mode = 0o666 & ~_umask()
+    _sweep_dead_temporaries(target.parent)
+    tmp = target.parent / f".alsrec-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    with _sigterm_raises() as terminated:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            encoding = None if mode == "wb" else "utf-8"
+            with os.fdopen(fd, mode, encoding=encoding) as handle:
+                yield handle
+                handle.flush()
+                os.fchmod(handle.fileno(), file_mode)
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+            _fsync_folder(target.parent)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            if not terminated[0]:
+                raise
+    if terminated[0]:
+        # Temporary file removed: now die of SIGTERM as the sender asked.
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise SystemExit(128 + signal.SIGTERM)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "w") as handle:
+        handle.write(text)

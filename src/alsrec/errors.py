@@ -37,6 +37,10 @@ class ModelFileError(AlsrecError, ValueError):
     """A model file is damaged, of an unknown format version, or unsafe."""
 
 
+class FileWriteError(AlsrecError, OSError):
+    """A file cannot be written where asked (the destination is not a regular file)."""
+
+
 class DownloadError(AlsrecError, OSError):
     """A dataset could not be downloaded, verified or extracted."""
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import alsrec
-from alsrec import BayesianALS, ParameterError, load_model
+from alsrec import ALS, BayesianALS, ModelFileError, ParameterError, load_model
 from alsrec.models.registry import make_model
+from tests.reliability.test_model_files import tampered
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,27 @@ def test_save_load_round_trip_keeps_predictions_and_fold_in(fitted, tmp_path):
     loaded_vector, loaded_bias = loaded.fold_in([1, 2, 3], [1.0, -0.5, 0.2])
     np.testing.assert_array_equal(vector, loaded_vector)
     assert bias == loaded_bias
+
+
+def test_loader_refuses_samples_that_do_not_fit_the_model(planted, fitted, tmp_path):
+    path = tmp_path / "bayes.alsrec"
+    fitted.save(path)
+    s = fitted.n_samples_  # k = 3, so each prior is 4 x 4
+    bad = {
+        "sample_noise_precision": (np.full(s, -1.0), "sample_noise_precision holds values <= 0"),
+        "sample_item_bias": (np.zeros((s, 3)), rf"sample_item_bias has shape \({s}, 3\)"),
+        "sample_global_mean": (np.zeros(7), "one entry per kept sample"),
+        "sample_user_prior_precision": (np.zeros((s, 4, 4)), "not positive definite"),
+        "sample_user_prior_mean": (np.zeros((s, 4, 4)), "must have 1 to 2 dimensions"),
+    }
+    for name, (array, message) in bad.items():
+        with pytest.raises(ModelFileError, match=message):
+            load_model(tampered(path, tmp_path, arrays={name: array}))
+    als_path = tmp_path / "als.alsrec"
+    ALS("explicit", factors=2, iterations=1).fit(planted.interactions).save(als_path)
+    stray = {"sample_global_mean": np.zeros(1)}
+    with pytest.raises(ModelFileError, match="belong to no ALS model"):
+        load_model(tampered(als_path, tmp_path, arrays=stray))
 
 
 def test_fold_in_of_a_training_user_predicts_like_the_trained_user(planted, fitted):

@@ -24,8 +24,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from alsrec.kernels.solvers import BLOCK, FASTMATH, _cholesky_solve, add_row_cells
-from alsrec.kernels.weights import CONFIDENCE_ONE, TARGET_VALUE
+from alsrec.kernels.solvers import (
+    BLOCK,
+    FASTMATH,
+    GRAM_BLOCK,
+    _cholesky_solve,
+    add_row_cells,
+    gramian,
+)
+from alsrec.kernels.weights import CONFIDENCE_ONE, TARGET_VALUE, make_weights
+
+# c = 1, p = v, w0 = 0: the row system is sum z z^T and sum v z (in units of tau)
+_RATINGS = make_weights(0.0, CONFIDENCE_ONE, 0.0, TARGET_VALUE)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -96,6 +106,7 @@ def _sample_rows(
     design,
     scaled_precision,
     scaled_shift,
+    weights,
     noise_scale,
     seed,
     sweep,
@@ -123,10 +134,7 @@ def _sample_rows(
                 indices,
                 values,
                 design,
-                0.0,
-                CONFIDENCE_ONE,
-                0.0,
-                TARGET_VALUE,
+                weights,
                 True,
                 a,
                 b,
@@ -185,6 +193,7 @@ def sample_rows(
             design,
             scaled_precision,
             scaled_shift,
+            _RATINGS,
             1.0 / np.sqrt(tau),
             np.int64(seed),
             np.int64(sweep),
@@ -253,7 +262,7 @@ def sample_normal_wishart(
     n, d = rows.shape
     xbar = rows.mean(axis=0)
     centred = rows - xbar
-    scatter = centred.T @ centred  # callers hold BLAS to one thread: same bits on any count
+    scatter = gramian(np.ascontiguousarray(centred), GRAM_BLOCK)  # fixed order, no BLAS
     beta_n = beta0 + n
     gap = xbar - mean0
     scale_inverse = scale0_inverse + scatter + (beta0 * n / beta_n) * np.outer(gap, gap)

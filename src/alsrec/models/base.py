@@ -10,18 +10,19 @@ evaluation and persistence are written once, here.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from alsrec.data.interactions import Interactions, _lookup
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, _lookup, require_interactions
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import solve_cholesky, top_n
-from alsrec.models.objective import Objective
+from alsrec.models import catalog
+from alsrec.models.objective import Objective, damped_means
+from alsrec.models.params import Param, positive_int
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
 
@@ -45,7 +46,17 @@ class FactorModel:
         Training interactions, users x items, used by ``filter_seen``.
     item_titles_ : numpy.ndarray or None
         Item titles aligned with ``item_ids_``.
+
+    A subclass joins the model catalog (persistence, ``make_model``, the CLI's
+    ``-m`` and the contract tests find it there) with class keywords::
+
+        class MyModel(FactorModel, name="MyModel", specs={"mine": {}}): ...
+
+    See :mod:`alsrec.models.catalog`.
     """
+
+    #: Constraints of the constructor parameters, checked by ``fit`` and the CLI.
+    parameters: ClassVar[tuple[Param, ...]] = ()
 
     user_factors_: np.ndarray
     item_factors_: np.ndarray
@@ -70,6 +81,18 @@ class FactorModel:
         "seen_",
         "item_titles_",
     )
+
+    def __init_subclass__(
+        cls,
+        name: str | None = None,
+        specs: Mapping[str, Mapping[str, Any]] | None = None,
+        requires: tuple[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Register the subclass in the model catalog when it gives a ``name``."""
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            catalog.register(cls, name, specs, requires)
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:
@@ -311,8 +334,7 @@ class FactorModel:
         for filtering (-1: nothing to filter).
         """
         self._require_fitted()
-        if not isinstance(n, int | np.integer) or n < 1:
-            raise ParameterError(f"n={n!r} must be a positive whole number.")
+        positive_int("n").check(n)
         n = int(min(n, self.n_items))
         x, y = self._scoring_factors()
         candidates = None if items is None else self.item_index(items)
@@ -410,12 +432,18 @@ class FactorModel:
         return frame
 
     # ------------------------------------------------------------------ fold-in
+    @property
+    def can_fold_in(self) -> bool:
+        """True when :meth:`fold_in`, :meth:`recommend_new_user` and :meth:`update_users`
+        can place new users in this fitted model (it has an objective to solve)."""
+        return self.is_fitted and self.objective_ is not None
+
     def _require_objective(self) -> Objective:
         self._require_fitted()
         if self.objective_ is None:
             raise ParameterError(
                 f"{type(self).__name__} has no objective to fold new users into; "
-                f"fold-in works for ALS and Spark models."
+                f"fold-in works for ALS, BayesianALS and Spark models."
             )
         return self.objective_
 
@@ -436,7 +464,7 @@ class FactorModel:
             item_bias = self.item_bias_ if self.item_bias_ is not None else np.zeros(self.n_items)
             residual = values - self.global_bias_ - item_bias[rows.indices]
             owner = np.repeat(np.arange(rows.shape[0]), counts)
-            biases = np.bincount(owner, residual, rows.shape[0]) / (counts + objective.bias_damping)
+            biases = damped_means(owner, residual, counts, objective.bias_damping)
             values = residual - biases[owner]
         factors = self.item_factors_
         out = np.zeros((rows.shape[0], factors.shape[1]), dtype=factors.dtype)
@@ -446,10 +474,7 @@ class FactorModel:
             values.astype(factors.dtype),
             factors,
             objective.row_regularization(counts, self.n_items),
-            objective.unobserved_weight,
-            objective.confidence_code,
-            objective.alpha,
-            objective.target_code,
+            objective.weights,
             np.array([0, rows.shape[0]], dtype=np.int64),
             out,
         )
@@ -575,3 +600,6 @@ class FactorModel:
         from alsrec.models.persistence import save_model
 
         save_model(self, path)
+
+
+catalog.register(FactorModel, "FactorModel")  # fitted state only: files of any factor model

@@ -36,13 +36,14 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
-from alsrec.errors import DataError, NotFittedError, NumericalError, ParameterError
+from alsrec.data.interactions import Interactions, require_interactions
+from alsrec.errors import DataError, NumericalError, ParameterError
 from alsrec.kernels import balanced_chunks
 from alsrec.kernels.sampling import row_residuals, sample_normal_wishart, sample_rows
-from alsrec.models.als import _progress, thread_limits
+from alsrec.models.als import _progress
 from alsrec.models.base import FactorModel
+from alsrec.models.params import Param, check_params, positive_int
+from alsrec.models.training import thread_limits
 
 Callback = Callable[[int, float, float], Any]
 
@@ -54,7 +55,7 @@ MEAN_PRECISION = 1.0  # N(0, 1) prior of the global mean mu
 INIT_STD = 0.1  # initial rows ~ N(0, INIT_STD^2), as myFM
 
 
-class BayesianALS(FactorModel):
+class BayesianALS(FactorModel, name="BayesianALS", specs={"bayesian": {}}):
     """Bayesian matrix factorisation of ratings, sampled by Gibbs sweeps of ALS row systems.
 
     Parameters
@@ -102,6 +103,17 @@ class BayesianALS(FactorModel):
     True
     """
 
+    parameters = (
+        positive_int("factors"),
+        positive_int("sweeps"),
+        Param("burn_in", "int", 0.0),
+        Param("thinning", "int", 1.0, optional=True),
+        positive_int("max_samples"),
+        Param("dtype", "choice", choices=("float32", "float64")),
+        Param("random_state", "int", 0.0, optional=True),
+        Param("num_threads", "int"),  # 0 or less: all cores
+        Param("show_progress", "bool"),
+    )
     _fitted_attributes = (
         *FactorModel._fitted_attributes,
         "rmse_history_",
@@ -113,7 +125,8 @@ class BayesianALS(FactorModel):
         "sample_user_prior_mean_",
         "sample_user_prior_precision_",
     )
-    # Per-sample state that fold-in needs; model files store these arrays too.
+    # Per-sample state that fold-in needs; model files store these arrays too (persistence
+    # knows them as sample_item_bias, ...: the attribute names without the trailing _).
     _saved_arrays = (
         "sample_item_bias_",
         "sample_global_mean_",
@@ -148,21 +161,12 @@ class BayesianALS(FactorModel):
 
     # ------------------------------------------------------------------ settings
     def _check_params(self) -> None:
-        for name in ("factors", "sweeps", "max_samples"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive whole number.")
-        if not isinstance(self.burn_in, int | np.integer) or not 0 <= self.burn_in < self.sweeps:
+        check_params(self.get_params(), self.parameters)
+        if not self.burn_in < self.sweeps:  # the one constraint between two parameters
             raise ParameterError(
-                f"burn_in={self.burn_in!r} must be a whole number in [0, sweeps={self.sweeps}) "
+                f"burn_in={self.burn_in!r} must be below sweeps={self.sweeps} "
                 f"so that some sweeps are kept."
             )
-        if self.thinning is not None and (
-            not isinstance(self.thinning, int | np.integer) or self.thinning < 1
-        ):
-            raise ParameterError(f"thinning={self.thinning!r} must be a positive whole number.")
-        if self.dtype not in ("float32", "float64"):
-            raise ParameterError(f"dtype={self.dtype!r} must be 'float32' or 'float64'.")
 
     def kept_sweeps(self) -> np.ndarray:
         """The sweeps (1-based) whose samples the fitted model averages."""
@@ -251,14 +255,15 @@ class BayesianALS(FactorModel):
         return len(self.sample_global_mean_)
 
     # ------------------------------------------------------------------ fold-in
+    @property
+    def can_fold_in(self) -> bool:
+        """True once fitted: fold-in samples against the kept samples."""
+        return self.is_fitted
+
     def _require_objective(self) -> None:
-        """Fold-in needs the kept samples' hyperparameters, not an ALS objective."""
+        """Fold-in needs the kept samples' hyperparameters (always fitted and saved), not an
+        ALS objective."""
         self._require_fitted()
-        if getattr(self, "sample_user_prior_precision_", None) is None:
-            raise NotFittedError(
-                "this BayesianALS lacks its kept samples' hyperparameters (a model file "
-                "written without them); refit it to fold in new users."
-            )
 
     def _solve_user_rows(self, rows: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
         """Fold-in by sampling: one draw of each user per kept sample, against that sample.
