@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from benchmarks.harness import CACHE
+from benchmarks.rating_tasks import rating_fold
 
 
 def load_data(spec: dict):
@@ -287,6 +288,7 @@ TASKS = {
     "gemm_peak": gemm_peak,
     "spark_fit": spark_fit,
     "loss_curve": loss_curve,
+    "rating_fold": rating_fold,
 }
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ from alsrec.errors import (
     ParameterError,
     UnknownIdError,
 )
-from alsrec.models import ALS, FactorModel, Popularity, RandomModel, load_model
+from alsrec.models import ALS, BayesianALS, FactorModel, Popularity, RandomModel, load_model
 
 __all__ = [
     "ALS",
     "AlsrecError",
+    "BayesianALS",
     "DataError",
     "DownloadError",
     "FactorModel",

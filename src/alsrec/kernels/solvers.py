@@ -251,6 +251,36 @@ def _add_weighted_outer(a, block, weighted, n):
         q += 1
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def add_row_cells(start, end, indices, values, other, weights, gathered_any, a, b, block, weighted):
+    """Add one row's observed cells to its system: a += sum (c - w0) y y^T, b += sum c p y.
+
+    The row assembly of every exact per-row solve (ALS's Cholesky path and the
+    Gibbs sampler's draws). Cells ``start:end`` of the CSR arrays; ``block``
+    and ``weighted`` are (BLOCK, k) scratch in ``a``'s dtype. Only ``a``'s
+    lower triangle is updated, which is all a Cholesky factorisation reads.
+    With ``gathered_any`` False (c == w0 on every cell) only ``b`` changes.
+    """
+    k = other.shape[1]
+    w0 = weights.unobserved
+    for block_start in range(start, end, BLOCK):
+        block_end = min(block_start + BLOCK, end)
+        n = block_end - block_start
+        for q in range(n):
+            col = indices[block_start + q]
+            value = values[block_start + q]
+            c = confidence(value, weights)
+            coef = c * target(value, weights)
+            weight = c - w0
+            for j in range(k):
+                y = other[col, j]
+                b[j] += coef * y
+                block[q, j] = y
+                weighted[q, j] = weight * y
+        if gathered_any:  # else c == w0 everywhere (the blog's model): A is shared
+            _add_weighted_outer(a, block, weighted, n)
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cholesky(
     indptr,
@@ -315,22 +345,9 @@ def _solve_cholesky(
             for j in range(k):
                 a[j, j] += reg[row]
                 b[j] = 0.0
-            for block_start in range(start, end, BLOCK):
-                block_end = min(block_start + BLOCK, end)
-                n = block_end - block_start
-                for q in range(n):
-                    col = indices[block_start + q]
-                    value = values[block_start + q]
-                    c = confidence(value, weights)
-                    coef = c * target(value, weights)
-                    weight = c - w0
-                    for j in range(k):
-                        y = other[col, j]
-                        b[j] += coef * y
-                        block[q, j] = y
-                        weighted[q, j] = weight * y
-                if gathered_any:  # else c == w0 everywhere (the blog's model): A is shared
-                    _add_weighted_outer(a, block, weighted, n)
+            add_row_cells(
+                start, end, indices, values, other, weights, gathered_any, a, b, block, weighted
+            )
             if not _cholesky_solve(a, b, low, z, out[row]):
                 failures[chunk] += 1
     return failures.sum()

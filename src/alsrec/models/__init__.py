@@ -9,6 +9,7 @@ from alsrec.models import catalog
 from alsrec.models.als import ALS
 from alsrec.models.base import FactorModel
 from alsrec.models.baselines import Popularity, RandomModel
+from alsrec.models.bayesian import BayesianALS
 from alsrec.models.catalog import make_model
 from alsrec.models.objective import PRESETS, Objective
 from alsrec.models.peers import ImplicitALS
@@ -17,6 +18,7 @@ from alsrec.models.persistence import load_model
 __all__ = [
     "ALS",
     "PRESETS",
+    "BayesianALS",
     "FactorModel",
     "ImplicitALS",
     "Objective",

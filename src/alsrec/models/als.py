@@ -354,12 +354,12 @@ class ALS(
         return self
 
 
-def _progress(total: int, show: bool):
+def _progress(total: int, show: bool, desc: str = "ALS"):
     if not show:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="ALS", unit="it")
+    return tqdm(total=total, desc=desc, unit="it")
 
 
 def _check_finite(trainer: Trainer, iteration: int, failed: int, objective: Objective) -> None:

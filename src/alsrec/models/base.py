@@ -434,12 +434,18 @@ class FactorModel:
         return frame
 
     # ------------------------------------------------------------------ fold-in
+    @property
+    def can_fold_in(self) -> bool:
+        """True when :meth:`fold_in`, :meth:`recommend_new_user` and :meth:`update_users`
+        can place new users in this fitted model (it has an objective to solve)."""
+        return self.is_fitted and self.objective_ is not None
+
     def _require_objective(self) -> Objective:
         self._require_fitted()
         if self.objective_ is None:
             raise ParameterError(
                 f"{type(self).__name__} has no objective to fold new users into; "
-                f"fold-in works for ALS and Spark models."
+                f"fold-in works for ALS, BayesianALS and Spark models."
             )
         return self.objective_
 

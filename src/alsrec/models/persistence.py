@@ -112,6 +112,8 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         arrays["user_bias"] = model.user_bias_
     if model.item_bias_ is not None:
         arrays["item_bias"] = model.item_bias_
+    for array_name, attribute in _own_arrays(type(model)).items():  # e.g. fold-in state
+        arrays[array_name] = getattr(model, attribute)
     if model.item_titles_ is not None:
         titles = np.asarray(model.item_titles_, dtype=object)
         arrays["item_titles"] = np.where([isinstance(t, str) for t in titles], titles, "").astype(
@@ -194,7 +196,17 @@ ARRAY_DTYPES: dict[str, tuple[str, ...]] = {
     "user_bias": ("float32", "float64"),
     "item_bias": ("float32", "float64"),
     "item_titles": ("unicode",),
+    # BayesianALS's kept samples (S of them, k factors each), which its fold-in needs
+    "sample_item_bias": ("float64",),  # (S, n_items)
+    "sample_global_mean": ("float64",),  # (S,)
+    "sample_noise_precision": ("float64",),  # (S,)
+    "sample_user_prior_mean": ("float64",),  # (S, k + 1)
+    "sample_user_prior_precision": ("float64",),  # (S, k + 1, k + 1)
 }
+# Arrays only a class that lists them in its ``_saved_arrays`` may hold.
+SAMPLE_ARRAYS = frozenset(name for name in ARRAY_DTYPES if name.startswith("sample_"))
+# Arrays with three dimensions (all others have one or two).
+THREE_DIMENSIONAL = frozenset(["sample_user_prior_precision"])
 REQUIRED_ARRAYS = frozenset(
     [
         "user_factors",
@@ -285,8 +297,9 @@ def _read_manifest(bundle: zipfile.ZipFile, path: Path) -> dict:
         digest, dtype, shape = spec["sha256"], spec["dtype"], spec["shape"]
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= HEX:
             raise bad(f"array {name!r} has no valid sha256")
-        if not isinstance(shape, list) or not 1 <= len(shape) <= 2:
-            raise bad(f"array {name!r} must be 1- or 2-dimensional")
+        most = 3 if name in THREE_DIMENSIONAL else 2
+        if not isinstance(shape, list) or not 1 <= len(shape) <= most:
+            raise bad(f"array {name!r} must have 1 to {most} dimensions")
         if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
             raise bad(f"array {name!r} has a shape that is not whole numbers")
         try:
@@ -424,6 +437,15 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
     for name in ("user_bias", "item_bias"):
         if name in arrays and not np.isfinite(arrays[name]).all():
             raise bad(f"{name} holds NaN or inf")
+    own = _own_arrays(cls)
+    stray = sorted((arrays.keys() & SAMPLE_ARRAYS) - own.keys())
+    if stray:
+        raise bad(f"arrays {stray} belong to no {cls.__name__} model")
+    missing = sorted(own.keys() - arrays.keys())
+    if missing:
+        raise bad(f"arrays {missing} that every {cls.__name__} model holds are missing")
+    if own.keys() >= SAMPLE_ARRAYS:
+        _check_samples(arrays, y.shape[1], n_items, bad)
     indptr, indices, data = arrays["seen_indptr"], arrays["seen_indices"], arrays["seen_data"]
     if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1:
         raise bad("the stored interactions must be 1-dimensional arrays")
@@ -453,7 +475,42 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
     titles = arrays.get("item_titles")
     model.item_titles_ = None if titles is None else titles.astype(object)
     model.loss_history_ = [float(v) for v in scalars.get("loss_history", [])]
+    for array_name, attribute in own.items():
+        setattr(model, attribute, arrays[array_name])
     return model
+
+
+def _own_arrays(cls: type) -> dict[str, str]:
+    """File array name -> attribute, for the fitted arrays a model class saves beyond the
+    shared ones (its ``_saved_arrays``, attribute names ending in ``_``)."""
+    return {attribute.rstrip("_"): attribute for attribute in getattr(cls, "_saved_arrays", ())}
+
+
+def _check_samples(arrays: dict[str, np.ndarray], width: int, n_items: int, bad) -> None:
+    """Kept samples consistent with the factors: S samples of k = width / S columns each."""
+    n_samples = arrays["sample_global_mean"].shape[0]
+    if arrays["sample_global_mean"].ndim != 1 or n_samples == 0 or width % n_samples:
+        raise bad(f"sample_global_mean must hold one entry per kept sample of the {width} columns")
+    d = width // n_samples + 1  # k factors and the bias
+    expected = {
+        "sample_global_mean": (n_samples,),
+        "sample_noise_precision": (n_samples,),
+        "sample_item_bias": (n_samples, n_items),
+        "sample_user_prior_mean": (n_samples, d),
+        "sample_user_prior_precision": (n_samples, d, d),
+    }
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise bad(f"{name} has shape {arrays[name].shape}, expected {shape}")
+        if not np.isfinite(arrays[name]).all():
+            raise bad(f"{name} holds NaN or inf")
+    if not (arrays["sample_noise_precision"] > 0).all():
+        raise bad("sample_noise_precision holds values <= 0")
+    precision = arrays["sample_user_prior_precision"]
+    if not np.allclose(precision, precision.transpose(0, 2, 1)) or not (
+        np.linalg.eigvalsh(precision).min() > 0
+    ):
+        raise bad("sample_user_prior_precision holds matrices that are not positive definite")
 
 
 def _json_safe(value: Any) -> bool:
