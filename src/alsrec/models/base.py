@@ -241,8 +241,9 @@ class FactorModel:
         threshold: float | None = None,
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
+        fallback: str | None = None,
     ) -> pd.DataFrame:
-        """Top-``n`` items for one known user.
+        """Top-``n`` items for one user.
 
         Parameters
         ----------
@@ -259,6 +260,10 @@ class FactorModel:
             Rank only these item ids.
         exclude : array-like, optional
             Never return these item ids.
+        fallback : {None, "popularity"}
+            For a user the model does not know: raise
+            :class:`~alsrec.UnknownIdError` (None), or rank by training
+            popularity; the frame then has a column ``source`` saying which.
 
         Returns
         -------
@@ -266,7 +271,7 @@ class FactorModel:
             Columns ``item``, ``score`` and ``title`` (when titles are known),
             best first.
         """
-        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude)
+        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude, fallback)
         return frame.drop(columns=["user", "rank"]).reset_index(drop=True)
 
     def recommend_batch(
@@ -277,11 +282,14 @@ class FactorModel:
         threshold: float | None = None,
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
+        fallback: str | None = None,
     ) -> pd.DataFrame:
         """Top-``n`` items for many users at once (all users when ``user_ids`` is None).
 
         Scores are computed a block of users at a time with one matrix
         product, then a parallel partial sort keeps the best ``n`` of each row.
+        ``fallback="popularity"`` ranks unknown users by training popularity
+        and adds a column ``source`` (``"model"`` or ``"popularity"``).
 
         Returns
         -------
@@ -290,6 +298,13 @@ class FactorModel:
             ``title`` when known.
         """
         self._require_fitted()
+        if fallback is not None:
+            from alsrec.models.queries import recommend_with_fallback
+
+            everyone = self.user_ids_ if user_ids is None else user_ids
+            return recommend_with_fallback(
+                self, everyone, n, filter_seen, threshold, items, exclude, fallback
+            )
         users = np.arange(self.n_users) if user_ids is None else self.user_index(user_ids)
         index, scores = self.top_n_indices(users, n, filter_seen, threshold, items, exclude)
         return self._ranking_frame(self.user_ids_[users], index, scores)
@@ -575,3 +590,91 @@ class FactorModel:
         from alsrec.models.persistence import save_model
 
         save_model(self, path)
+
+    # ------------------------------------------------------------------ more queries
+    # Thin entry points; the logic lives in alsrec.models.queries / explain / updates.
+    def recommend_users(
+        self,
+        item_id: Any,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The audience of an item: the ``n`` users who score it highest.
+
+        The transpose of :meth:`recommend`: the same scores, ranked over users.
+        ``filter_seen`` leaves out users who interacted with the item;
+        ``users`` ranks only these user ids, ``exclude`` never returns these.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``user`` and ``score``, best first.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> model.recommend_users(data.item_ids[0], n=3).shape[0]
+        3
+        """
+        frame = self.recommend_users_batch([item_id], n, filter_seen, threshold, users, exclude)
+        return frame.drop(columns=["item", "rank"]).reset_index(drop=True)
+
+    def recommend_users_batch(
+        self,
+        item_ids: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Audiences of many items (all items when None): long ``item, rank, user, score``."""
+        from alsrec.models.queries import recommend_users
+
+        self._require_fitted()
+        return recommend_users(self, item_ids, n, filter_seen, threshold, users, exclude)
+
+    def similar_users(
+        self,
+        user_id: Any,
+        n: int = 10,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The ``n`` users whose factors have the highest cosine with ``user_id``'s.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``user`` and ``similarity``, best first; the user itself is left out.
+        """
+        from alsrec.models.queries import similar_users
+
+        self._require_fitted()
+        frame = similar_users(self, [user_id], n, users, exclude)
+        return frame.drop(columns=["user", "rank"]).rename(columns={"similar_user": "user"})
+
+    def similar_items_batch(
+        self,
+        item_ids: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Similar items of many items (the whole catalogue when None), with filters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long format ``item``, ``rank``, ``similar_item``, ``similarity``
+            (and ``title`` of the similar item when known).
+        """
+        from alsrec.models.queries import similar_items
+
+        self._require_fitted()
+        return similar_items(self, item_ids, n, items, exclude)
