@@ -678,3 +678,29 @@ class FactorModel:
 
         self._require_fitted()
         return similar_items(self, item_ids, n, items, exclude)
+
+    def explain(self, user_id: Any, item_id: Any) -> pd.DataFrame:
+        """The score of an item for a user, split exactly over the user's interactions.
+
+        score = mu + b_u + b_i + sum over the user's items j of
+        ``(c_uj p_uj) * (y_j^T A_u^-1 y_i)``, from the same ridge solve as
+        :meth:`fold_in`; see :mod:`alsrec.models.explain`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per interacted item, sorted by ``contribution``, then the
+            bias terms; ``contribution`` sums to ``frame.attrs["score"]``.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> why = model.explain(data.user_ids[0], data.item_ids[1])
+        >>> bool(abs(why["contribution"].sum() - why.attrs["score"]) < 1e-9)
+        True
+        """
+        from alsrec.models.explain import explain
+
+        return explain(self, user_id, item_id)
