@@ -20,8 +20,9 @@ import scipy.sparse as sp
 from alsrec.data.interactions import Interactions, _lookup
 from alsrec.data.validation import require_interactions
 from alsrec.errors import DataError, NotFittedError, ParameterError
-from alsrec.kernels import solve_cholesky, top_n
+from alsrec.kernels import top_n
 from alsrec.models.objective import Objective
+from alsrec.models.updates import solve_rows
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
 
@@ -441,39 +442,9 @@ class FactorModel:
         user half-step of training, so a training user's own ratings give back
         the factors one more half-step would.
         """
-        objective = self._require_objective()
-        rows = sp.csr_matrix(rows, dtype=np.float64)
-        rows.sort_indices()
-        counts = np.diff(rows.indptr)
-        values = rows.data.copy()
-        biases = np.zeros(rows.shape[0])
-        if objective.use_biases:
-            item_bias = self.item_bias_ if self.item_bias_ is not None else np.zeros(self.n_items)
-            residual = values - self.global_bias_ - item_bias[rows.indices]
-            owner = np.repeat(np.arange(rows.shape[0]), counts)
-            biases = np.bincount(owner, residual, rows.shape[0]) / (counts + objective.bias_damping)
-            values = residual - biases[owner]
-        factors = self.item_factors_
-        out = np.zeros((rows.shape[0], factors.shape[1]), dtype=factors.dtype)
-        failed = solve_cholesky(
-            rows.indptr.astype(np.int64),
-            rows.indices.astype(np.int64),
-            values.astype(factors.dtype),
-            factors,
-            objective.row_regularization(counts, self.n_items),
-            objective.unobserved_weight,
-            objective.confidence_code,
-            objective.alpha,
-            objective.target_code,
-            np.array([0, rows.shape[0]], dtype=np.int64),
-            out,
+        return solve_rows(
+            self._require_objective(), rows, self.item_factors_, self.item_bias_, self.global_bias_
         )
-        if failed:
-            raise DataError(
-                f"{failed} user ridge systems are singular (too few ratings with "
-                f"regularization 0); raise regularization."
-            )
-        return out, biases
 
     def fold_in(
         self, item_ids: Sequence | np.ndarray, ratings: Sequence | np.ndarray | None = None
@@ -704,3 +675,26 @@ class FactorModel:
         from alsrec.models.explain import explain
 
         return explain(self, user_id, item_id)
+
+    def update_items(self, data: Interactions) -> FactorModel:
+        """Refresh known items and add new ones from ``data``, without refitting users.
+
+        The mirror of :meth:`update_users`: each item in ``data`` gets the
+        factors (and bias) of one ridge solve of the model's objective against
+        the fixed user factors, from its interactions in ``data`` (which
+        replace its training ones for ``filter_seen``). Users must be known.
+        Recommendations and ``similar_items`` see new items at once. Returns self.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> new = alsrec.Interactions.from_arrays([0, 1, 2], [999, 999, 999])
+        >>> model.update_items(new).n_items
+        101
+        """
+        from alsrec.models.updates import update_items
+
+        update_items(self, data)
+        return self
