@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from alsrec import plots
+from alsrec.cli import features
 from alsrec.cli.common import (
     STATE,
     coerce_id,
@@ -502,3 +503,6 @@ def demo(
 def main() -> None:
     """Entry point of the ``alsrec`` script."""
     app()
+
+
+features.register(app)  # audience, update, and recommend's batch/explain/fallback options
