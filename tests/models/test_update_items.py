@@ -10,7 +10,7 @@ from alsrec.errors import UnknownIdError
 from alsrec.kernels import reference as ref
 
 
-@pytest.fixture()
+@pytest.fixture
 def data():
     rng = np.random.default_rng(3)
     rows = []

@@ -104,7 +104,8 @@ def extend(
         **typing.get_type_hints(command, include_extras=True),
         **{name: hint for name, (hint, _default) in extras.items()},
     }
-    extended.__doc__ = "\n".join(filter(None, [command.__doc__, handler.__doc__]))
+    docs = [inspect.cleandoc(doc) for doc in (command.__doc__, handler.__doc__) if doc]
+    extended.__doc__ = "\n\n".join(docs)
     extended.__name__ = command.__name__
     del extended.__wrapped__  # type: ignore[attr-defined]  # typer must read the new signature
     return extended
