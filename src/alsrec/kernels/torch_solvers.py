@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from alsrec.kernels.weights import CONFIDENCE_LINEAR, CONFIDENCE_LOG, CONFIDENCE_SCALED, TARGET_ONE
+from alsrec.kernels.weights import (
+    CONFIDENCE_LINEAR,
+    CONFIDENCE_LOG,
+    CONFIDENCE_SCALED,
+    TARGET_LIKED,
+    TARGET_ONE,
+)
 
 DEFAULT_MAX_ELEMENTS = 1 << 26  # numbers in one gathered (rows x length x k) block
 
 
 def confidence_and_target(values, conf_mode: int, alpha: float, target_mode: int):
     """c and c * p for stored values, as tensors (computed in float64 then cast back)."""
-    v = values.double()
+    v = values.double().abs()  # a dislike (r < 0) weighs by its magnitude
     if conf_mode == CONFIDENCE_LINEAR:
         c = 1.0 + alpha * v
     elif conf_mode == CONFIDENCE_LOG:
@@ -34,8 +40,16 @@ def confidence_and_target(values, conf_mode: int, alpha: float, target_mode: int
         c = alpha * v
     else:
         c = v.new_ones(v.shape)
-    p = v.new_ones(v.shape) if target_mode == TARGET_ONE else v
-    return c.to(values.dtype), (c * p).to(values.dtype)
+    return c.to(values.dtype), (c * _target(values.double(), target_mode)).to(values.dtype)
+
+
+def _target(values, target_mode: int):
+    """p for stored values (see :func:`alsrec.kernels.weights.target`)."""
+    if target_mode == TARGET_ONE:
+        return values.new_ones(values.shape)
+    if target_mode == TARGET_LIKED:
+        return (values > 0).to(values.dtype)
+    return values
 
 
 def buckets(indptr: np.ndarray, k: int, max_elements: int = DEFAULT_MAX_ELEMENTS):
@@ -195,7 +209,7 @@ def objective(
         torch.as_tensor(np.diff(indptr), device=x.device),
     )
     confidence, _ = confidence_and_target(values, conf_mode, alpha, target_mode)
-    target = values.new_ones(values.shape) if target_mode == TARGET_ONE else values
+    target = _target(values, target_mode)
     scores = (x[rows].double() * y[indices].double()).sum(dim=1)
     observed = (confidence.double() * (target.double() - scores) ** 2 - w0 * scores**2).sum()
     unobserved = w0 * ((x.double().T @ x.double()) * (y.double().T @ y.double())).sum()

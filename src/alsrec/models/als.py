@@ -254,8 +254,10 @@ class ALS(FactorModel):
         How a value maps to a confidence c.
     unobserved_weight : float, optional
         w0, the weight of every missing cell.
-    target : {"value", "one"}, optional
-        Fit the values themselves or 1 (preference).
+    target : {"value", "one", "liked"}, optional
+        Fit the values themselves, 1 (preference), or 1 for positive and 0
+        for negative values (``"liked"``: dislikes in implicit data become
+        confident zeros, c = 1 + alpha f(|r|), instead of an error).
     reg_exponent : float, optional
         nu: lambda_u = lambda * (n_u + w0 * n_items) ** nu (ALS-WR and Spark: 1).
     use_biases : bool, optional
@@ -433,10 +435,12 @@ class ALS(FactorModel):
                 f"dimensions can only fit noise; regularization keeps the solution defined.",
                 stacklevel=2,
             )
-        if objective.confidence != "one" and data.matrix.data.min() < 0:
+        signed_ok = objective.confidence == "one" or objective.target == "liked"
+        if not signed_ok and data.matrix.data.min() < 0:
             raise DataError(
                 "implicit confidences need values >= 0, but the data holds negative values; "
-                "use preset='explicit' for signed ratings."
+                "use target='liked' to read them as dislikes, or preset='explicit' for "
+                "signed ratings."
             )
         self._clear_fitted()
         rng = np.random.default_rng(self.random_state)

@@ -48,8 +48,10 @@ class Objective:
         c = 1, 1 + alpha r, 1 + alpha log(1 + r), or alpha r (implicit's convention).
     alpha : float
         Confidence scale.
-    target : {"value", "one"}
-        p = r (after bias removal), or p = 1.
+    target : {"value", "one", "liked"}
+        p = r (after bias removal), p = 1, or p = 1 for r > 0 and 0 for r < 0
+        ("liked": implicit data with dislikes stored as negative values, each
+        a confident zero with c = 1 + alpha f(|r|)).
     regularization : float
         lambda.
     reg_exponent : float
@@ -166,7 +168,7 @@ def _check(objective: Objective) -> None:
             f"confidence={objective.confidence!r} must be one of {', '.join(CONFIDENCE_CODES)}."
         )
     if objective.target not in TARGET_CODES:
-        raise ParameterError(f"target={objective.target!r} must be 'value' or 'one'.")
+        raise ParameterError(f"target={objective.target!r} must be 'value', 'one' or 'liked'.")
     for name in ("unobserved_weight", "alpha", "regularization", "reg_exponent", "bias_damping"):
         value = getattr(objective, name)
         if not np.isfinite(value) or value < 0:
