@@ -45,7 +45,7 @@ def load_data(spec: dict):
 
 def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> float:
     """The implicit library's objective, computed by alsrec's exact loss kernel."""
-    from alsrec.kernels import objective
+    from alsrec.kernels import make_weights, objective
     from alsrec.kernels.weights import CONFIDENCE_SCALED, TARGET_ONE
 
     x = np.ascontiguousarray(x, dtype=np.float32)
@@ -59,10 +59,7 @@ def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> flo
         y,
         np.full(m, regularization),
         np.full(n, regularization),
-        1.0,
-        CONFIDENCE_SCALED,
-        alpha,
-        TARGET_ONE,
+        make_weights(1.0, CONFIDENCE_SCALED, alpha, TARGET_ONE),
     )
 
 
@@ -224,10 +221,7 @@ def zeros(task: dict) -> dict:
         np.ascontiguousarray(y, np.float32),
         np.full(m.shape[0], lam),
         np.full(m.shape[1], lam),
-        1.0,
-        objective.confidence_code,
-        0.0,
-        objective.target_code,
+        objective.weights,  # the zeros preset: w0 = 1, c = 1, p = r
     )
     return {"seconds": seconds, "loss": loss, "peak_mib": peak_mib()}
 

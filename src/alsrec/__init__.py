@@ -1,5 +1,6 @@
 """alsrec: recommendation by matrix factorization trained with alternating least squares."""
 
+from alsrec._version import __version__
 from alsrec.data import Interactions, describe, generate
 from alsrec.datasets import load_movielens
 from alsrec.errors import (
@@ -12,8 +13,6 @@ from alsrec.errors import (
     UnknownIdError,
 )
 from alsrec.models import ALS, FactorModel, Popularity, RandomModel, load_model
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ALS",

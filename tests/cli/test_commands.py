@@ -162,6 +162,14 @@ def test_tune_json(ratings_csv):
         (["recommend", "missing.alsrec", "--user", "1"], "no model file"),
         (["evaluate", "ml-latest-small", "--protocol", "magic"], "unknown protocol"),
         (["evaluate", "ml-latest-small", "-m", "nonsense"], "unknown model 'nonsense'"),
+        (
+            ["evaluate", "ml-latest-small", "-m", "zeros:foo=1"],
+            "model spec 'zeros:foo=1': unknown parameter 'foo'; known: factors, regularization,",
+        ),
+        (
+            ["evaluate", "ml-latest-small", "-m", "zeros:factors=0"],
+            "model spec 'zeros:factors=0': factors=0 must be a positive whole number.",
+        ),
         (["evaluate", "ml-latest-small", "--metrics", "bleu@3"], "unknown metric"),
         (["tune", "ml-latest-small", "--grid", "factors"], "needs the form name=v1,v2"),
     ],
@@ -172,6 +180,28 @@ def test_bad_input_exits_1_with_one_line(args, message, ml_dir, tmp_path):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_spark_model_without_pyspark_names_the_install_command(ml_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['pyspark'] = None\n")
+    env = {**os.environ, "ALSREC_DATA_DIR": str(ml_dir)}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-m", "alsrec", "evaluate", "ml-latest-small", "-m", "spark"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: model spec 'spark': needs pyspark: pip install 'alsrec[spark]'"
+    ]
 
 
 def test_wrong_columns_unknown_user_and_corrupted_model(ratings_csv, model_file, tmp_path):

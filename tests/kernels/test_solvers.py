@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from alsrec.kernels import balanced_chunks, gramian, objective, solve_cg, solve_cholesky
+from alsrec.kernels import (
+    balanced_chunks,
+    gramian,
+    make_weights,
+    objective,
+    solve_cg,
+    solve_cholesky,
+)
 from alsrec.kernels import reference as ref
-from alsrec.kernels.solvers import GEMM_MIN_ROWS
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -30,6 +36,10 @@ def random_csr(n_rows, n_cols, density, seed, long_row=True):
     return matrix
 
 
+def weights(w0, conf, alpha, tgt):
+    return make_weights(w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt])
+
+
 def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None):
     chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
     args = (
@@ -38,10 +48,7 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
         matrix.data,
         other,
         reg,
-        w0,
-        CONFIDENCE_CODES[conf],
-        alpha,
-        TARGET_CODES[tgt],
+        weights(w0, conf, alpha, tgt),
         chunks,
     )
     if kind == "cg":
@@ -54,16 +61,14 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
 @pytest.mark.parametrize("short_max", [0, 4, 1000])  # general path, mixed, Woodbury everywhere
 def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
     w0, conf, alpha, tgt = setting
-    matrix = random_csr(40, 3 * GEMM_MIN_ROWS, 0.2, seed=1)
+    matrix = random_csr(40, 75, 0.2, seed=1)  # a 75-cell row: 4-cell passes and a remainder
     other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
     reg = np.linspace(0.1, 2.0, matrix.shape[0])
     out = np.zeros((matrix.shape[0], 6), dtype=dtype)
     failed = run_solver(
         "cholesky", matrix, other, reg, w0, conf, alpha, tgt, out, short_max=short_max
     )
-    expected = ref.solve_rows(
-        matrix, other, reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
-    )
+    expected = ref.solve_rows(matrix, other, reg, weights(w0, conf, alpha, tgt))
     assert failed == 0
     tol = 1e-4 if dtype == np.float32 else 1e-9
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol)
@@ -146,14 +151,9 @@ def test_loss_kernel_equals_dense_objective(setting):
         y,
         user_reg,
         item_reg,
-        w0,
-        CONFIDENCE_CODES[conf],
-        alpha,
-        TARGET_CODES[tgt],
+        weights(w0, conf, alpha, tgt),
     )
-    dense = ref.dense_objective(
-        matrix, x, y, user_reg, item_reg, w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt]
-    )
+    dense = ref.dense_objective(matrix, x, y, user_reg, item_reg, weights(w0, conf, alpha, tgt))
     assert fast == pytest.approx(dense, rel=1e-10)
 
 

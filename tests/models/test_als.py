@@ -76,10 +76,7 @@ def test_half_steps_equal_dense_ridge_solutions(preset):
         data.matrix,
         y,
         trainer.user_reg,
-        objective.unobserved_weight,
-        objective.confidence_code,
-        objective.alpha,
-        objective.target_code,
+        objective.weights,
     )
     np.testing.assert_allclose(trainer.x, expected_x, rtol=1e-9, atol=1e-10)
     trainer.solve_items()
@@ -87,10 +84,7 @@ def test_half_steps_equal_dense_ridge_solutions(preset):
         data.item_user,
         trainer.x,
         trainer.item_reg,
-        objective.unobserved_weight,
-        objective.confidence_code,
-        objective.alpha,
-        objective.target_code,
+        objective.weights,
     )
     np.testing.assert_allclose(trainer.y, expected_y, rtol=1e-9, atol=1e-10)
 

@@ -8,7 +8,7 @@ from alsrec import ALS, Interactions
 from alsrec.errors import DataError
 from alsrec.kernels import TARGET_CODES, solve_cholesky
 from alsrec.kernels import reference as ref
-from alsrec.kernels.weights import CONFIDENCE_CODES
+from alsrec.kernels.weights import CONFIDENCE_CODES, make_weights
 
 
 def test_one_row_with_a_dislike_by_hand():
@@ -21,15 +21,11 @@ def test_one_row_with_a_dislike_by_hand():
     expected = np.linalg.solve(a, 5 * y[0])
     out = np.zeros((1, 3))
     args = (row.indptr.astype(np.int64), row.indices.astype(np.int64), row.data, y)
-    codes = (CONFIDENCE_CODES["linear"], alpha, TARGET_CODES["liked"])
-    failed = solve_cholesky(
-        *args, np.array([reg]), w0, *codes, np.array([0, 1], dtype=np.int64), out
-    )
+    weights = make_weights(w0, CONFIDENCE_CODES["linear"], alpha, TARGET_CODES["liked"])
+    failed = solve_cholesky(*args, np.array([reg]), weights, np.array([0, 1], dtype=np.int64), out)
     assert failed == 0
     np.testing.assert_allclose(out[0], expected, rtol=1e-10)
-    np.testing.assert_allclose(
-        ref.solve_rows(row, y, np.array([reg]), w0, codes[0], alpha, codes[2])[0], expected
-    )
+    np.testing.assert_allclose(ref.solve_rows(row, y, np.array([reg]), weights)[0], expected)
 
 
 @pytest.fixture(scope="module")

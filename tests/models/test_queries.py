@@ -125,10 +125,7 @@ def test_fold_in_solves_the_users_ridge_against_fixed_items(model, data):
         row,
         model.item_factors_,
         reg,
-        objective.unobserved_weight,
-        objective.confidence_code,
-        objective.alpha,
-        objective.target_code,
+        objective.weights,
     )[0]
     np.testing.assert_allclose(vector, expected, rtol=1e-4, atol=1e-6)
     assert bias == 0.0

@@ -36,10 +36,7 @@ def reference_item_rows(model, fresh):
         rows,
         model.user_factors_,
         reg,
-        o.unobserved_weight,
-        o.confidence_code,
-        o.alpha,
-        o.target_code,
+        o.weights,
     )
 
 
@@ -88,10 +85,7 @@ def test_update_items_with_biases_is_the_mirror_of_fold_in(data):
         row,
         model.user_factors_,
         o.row_regularization(np.array([3]), model.n_users),
-        o.unobserved_weight,
-        o.confidence_code,
-        o.alpha,
-        o.target_code,
+        o.weights,
     )[0]
     np.testing.assert_allclose(model.item_factors_[column], expected, rtol=1e-8, atol=1e-10)
     assert model.predict(["u1"], [900])[0] > model.global_bias_  # a well-liked new item

@@ -75,10 +75,7 @@ def test_fold_in_reproduces_the_users_exact_ridge_solution(case, preset):
         row,
         model.item_factors_,
         reg,
-        o.unobserved_weight,
-        o.confidence_code,
-        o.alpha,
-        o.target_code,
+        o.weights,
     )[0]
     np.testing.assert_allclose(vector, expected, rtol=1e-7, atol=1e-9)
 

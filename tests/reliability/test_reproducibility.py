@@ -48,3 +48,45 @@ def test_folds_and_tie_breaks_repeat_for_a_seed():
         first = cross_validate({"pop": Popularity()}, data, protocol, ["ndcg@10", "auc"], [4])
         second = cross_validate({"pop": Popularity()}, data, protocol, ["ndcg@10", "auc"], [4])
         assert first.per_user.equals(second.per_user)
+
+
+def test_first_two_fits_in_a_fresh_process_are_bit_identical(ml_dir):
+    # The first fit of a process once ran a threaded BLAS inside numba's threads (BLAS was
+    # loaded after the thread limit was applied), so it differed from the second.
+    script = (
+        "import sys, numpy as np, alsrec;"
+        f"d = alsrec.load_movielens('ml-latest-small', {str(ml_dir)!r}, download_missing=False);"
+        "fit = lambda: alsrec.ALS('implicit', factors=64, iterations=2, random_state=0).fit(d);"
+        "a, b = fit(), fit();"
+        "print(np.array_equal(a.user_factors_, b.user_factors_),"
+        " np.array_equal(a.item_factors_, b.item_factors_))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+
+def test_thread_limits_touch_only_numbas_count_in_the_calling_thread():
+    import threading
+
+    import numba
+    from threadpoolctl import threadpool_info
+
+    from alsrec.models.als import thread_limits
+
+    def blas_threads():
+        return {
+            p["filepath"]: p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"
+        }
+
+    blas_before = blas_threads()
+    outside = numba.get_num_threads()
+    seen_elsewhere = []
+    with thread_limits(1):
+        assert numba.get_num_threads() == 1
+        worker = threading.Thread(target=lambda: seen_elsewhere.append(numba.get_num_threads()))
+        worker.start()
+        worker.join()
+        assert blas_threads() == blas_before
+    assert seen_elsewhere == [numba.config.NUMBA_NUM_THREADS]  # other threads keep their count
+    assert numba.get_num_threads() == outside

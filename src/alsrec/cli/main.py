@@ -21,6 +21,7 @@ from alsrec.cli.common import (
     parse_model_spec,
 )
 from alsrec.data import describe
+from alsrec.data.interactions import ITEM_COLUMN_ALIASES
 
 app = typer.Typer(
     name="alsrec",
@@ -222,7 +223,7 @@ def recommend(
         if not new_user_ratings.is_file():
             raise fail(f"no such file: {new_user_ratings}. Check the path.")
         ratings = pd.read_csv(new_user_ratings)
-        item_col = next((c for c in ("item", "movieId", "item_id") if c in ratings.columns), None)
+        item_col = next((c for c in ITEM_COLUMN_ALIASES if c in ratings.columns), None)
         if item_col is None:
             raise fail(f"{new_user_ratings} needs an 'item' column (and optionally 'rating').")
         items = [coerce_id(str(x), model.item_ids_) for x in ratings[item_col]]
@@ -268,26 +269,31 @@ def _protocol(
     fraction: float | None,
     last: int | None,
 ):
-    from alsrec.evaluation import BlogProtocol, RandomHoldout, TemporalSplit, UserCrossFold
+    import inspect
 
-    if name == "blog":
-        return BlogProtocol(n_folds=folds or 2, faithful=faithful)
-    if name == "crossfold":
-        return UserCrossFold(n_folds=folds or 5, holdout=holdout, fraction=fraction, last=last)
-    if name == "holdout":
-        return RandomHoldout(fraction=fraction or 0.2)
-    if name == "temporal":
-        return TemporalSplit(last=last) if last else TemporalSplit()
-    raise fail(f"unknown protocol {name!r}; choose blog, crossfold, holdout or temporal.")
+    from alsrec.evaluation.protocols import PROTOCOLS
+
+    if name not in PROTOCOLS:
+        raise fail(f"unknown protocol {name!r}; choose one of {', '.join(PROTOCOLS)}.")
+    protocol = PROTOCOLS[name]
+    options = {
+        "n_folds": folds,
+        "faithful": faithful or None,
+        "holdout": holdout,
+        "fraction": fraction,
+        "last": last,
+    }
+    accepted = inspect.signature(protocol).parameters  # each protocol takes the options it uses
+    return protocol(**{k: v for k, v in options.items() if v is not None and k in accepted})
 
 
 def _models(specs: list[str] | None, default: list[str]) -> dict:
-    from alsrec.models.registry import make_model
+    from alsrec.models.catalog import build
 
     models = {}
     for spec in specs or default:
         label, name, params = parse_model_spec(spec)
-        models[label] = make_model(name, **params)
+        models[label] = build(name, params, context=f"model spec {spec!r}")
     return models
 
 
@@ -470,8 +476,8 @@ def demo(
     from alsrec.datasets import load_movielens
     from alsrec.evaluation import BlogProtocol
     from alsrec.evaluation.study import BEST_BLOG_PARAMS, run_study
+    from alsrec.models.catalog import make_model
     from alsrec.models.objective import BLOG_PARAMS
-    from alsrec.models.registry import make_model
 
     data = load_movielens("ml-latest-small", data_dir, progress=sys.stderr.isatty())
     if not json_output:

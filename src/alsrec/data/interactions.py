@@ -605,3 +605,12 @@ def _resolve_duplicates(
         new_values,
         new_times,
     )
+
+
+def require_interactions(data: object, where: str) -> None:
+    """Fail unless ``data`` is an ``Interactions``; say how to build one."""
+    if not isinstance(data, Interactions):
+        raise DataError(
+            f"{where} expects alsrec.Interactions, got {type(data).__name__}; build one with "
+            f"Interactions.from_dataframe(df) or Interactions.from_scipy(matrix)."
+        )

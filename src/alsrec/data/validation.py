@@ -100,14 +100,3 @@ def id_column(frame: pd.DataFrame, column: str, source: str, from_file: bool) ->
                 f"Convert the column to one type first, e.g. df[{column!r}].astype(str)."
             )
     return series
-
-
-def require_interactions(data: object, where: str) -> None:
-    """Fail unless ``data`` is an ``Interactions``; say how to build one."""
-    from alsrec.data.interactions import Interactions
-
-    if not isinstance(data, Interactions):
-        raise DataError(
-            f"{where} expects alsrec.Interactions, got {type(data).__name__}; build one with "
-            f"Interactions.from_dataframe(df) or Interactions.from_scipy(matrix)."
-        )

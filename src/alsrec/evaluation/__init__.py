@@ -6,7 +6,6 @@ Evaluation talks to models only through their public API (``get_params``,
 
 from alsrec.evaluation.compare import Comparison, bootstrap_mean_interval, paired_comparison
 from alsrec.evaluation.metrics import Metric, parse_metric
-from alsrec.evaluation.peers import ImplicitALS
 from alsrec.evaluation.protocols import (
     PROTOCOLS,
     BlogProtocol,
@@ -24,7 +23,6 @@ __all__ = [
     "CVResult",
     "Comparison",
     "Fold",
-    "ImplicitALS",
     "Metric",
     "RandomHoldout",
     "SearchResult",

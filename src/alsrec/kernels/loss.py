@@ -14,15 +14,16 @@ import numpy as np
 from numba import njit, prange
 
 from alsrec.kernels.solvers import gramian
-from alsrec.kernels.weights import confidence, target
+from alsrec.kernels.weights import Weights, confidence, target
 
 
 @njit(parallel=True, cache=True)
-def _observed_terms(indptr, indices, values, x, y, w0, conf_mode, alpha, target_mode):
+def _observed_terms(indptr, indices, values, x, y, weights):
     """Per row: sum_{i in S_u} c (p - s)^2 - w0 s^2 (summed afterwards in a fixed order)."""
     n_rows = len(indptr) - 1
     k = x.shape[1]
     per_row = np.zeros(n_rows, dtype=np.float64)
+    w0 = weights.unobserved
     for row in prange(n_rows):
         total = 0.0
         for nz in range(indptr[row], indptr[row + 1]):
@@ -31,8 +32,8 @@ def _observed_terms(indptr, indices, values, x, y, w0, conf_mode, alpha, target_
             s = 0.0
             for j in range(k):
                 s += np.float64(x[row, j]) * y[col, j]
-            c = confidence(value, conf_mode, alpha)
-            err = target(value, target_mode) - s
+            c = confidence(value, weights)
+            err = target(value, weights) - s
             total += c * err * err - w0 * s * s
         per_row[row] = total
     return per_row
@@ -46,15 +47,11 @@ def objective(
     item_factors: np.ndarray,
     user_reg: np.ndarray,
     item_reg: np.ndarray,
-    w0: float,
-    conf_mode: int,
-    alpha: float,
-    target_mode: int,
+    weights: Weights,
 ) -> float:
     """The full weighted objective for users x items CSR arrays and both factor matrices."""
-    observed = _observed_terms(
-        indptr, indices, values, user_factors, item_factors, w0, conf_mode, alpha, target_mode
-    ).sum()
+    observed = _observed_terms(indptr, indices, values, user_factors, item_factors, weights).sum()
+    w0 = weights.unobserved
     unobserved = 0.0
     if w0 != 0.0:
         unobserved = w0 * float(np.sum(gramian(user_factors, 4096) * gramian(item_factors, 4096)))

@@ -9,21 +9,19 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from alsrec.kernels.weights import confidence_numpy, target_numpy
+from alsrec.kernels.weights import Weights, cell_weights
 
 
 def solve_rows(
     matrix: sp.csr_matrix,
     other: np.ndarray,
     reg: np.ndarray,
-    w0: float,
-    conf_mode: int,
-    alpha: float,
-    target_mode: int,
+    weights: Weights,
 ) -> np.ndarray:
     """Exact ridge solution of every row of ``matrix`` against fixed ``other``."""
     other = np.asarray(other, dtype=np.float64)
     k = other.shape[1]
+    w0 = weights.unobserved
     gram = w0 * other.T @ other
     out = np.zeros((matrix.shape[0], k))
     for row in range(matrix.shape[0]):
@@ -32,8 +30,7 @@ def solve_rows(
         values = matrix.data[start:end]
         if end == start and reg[row] == 0 and w0 == 0:
             continue
-        c = confidence_numpy(values, conf_mode, alpha)
-        p = target_numpy(values, target_mode)
+        c, p = cell_weights(values, weights)
         ys = other[cols]
         a = gram + (ys.T * (c - w0)) @ ys + reg[row] * np.eye(k)
         b = ys.T @ (c * p)
@@ -47,10 +44,7 @@ def dense_objective(
     item_factors: np.ndarray,
     user_reg: np.ndarray,
     item_reg: np.ndarray,
-    w0: float,
-    conf_mode: int,
-    alpha: float,
-    target_mode: int,
+    weights: Weights,
 ) -> float:
     """The objective computed cell by cell over the dense matrix."""
     x = np.asarray(user_factors, dtype=np.float64)
@@ -58,8 +52,9 @@ def dense_objective(
     scores = x @ y.T
     observed = matrix.toarray() != 0
     dense_values = matrix.toarray().astype(np.float64)
-    c = np.where(observed, confidence_numpy(dense_values, conf_mode, alpha), w0)
-    p = np.where(observed, target_numpy(dense_values, target_mode), 0.0)
+    cell_c, cell_p = cell_weights(dense_values, weights)
+    c = np.where(observed, cell_c, weights.unobserved)
+    p = np.where(observed, cell_p, 0.0)
     return float(
         np.sum(c * (p - scores) ** 2)
         + user_reg @ np.sum(x * x, axis=1)

@@ -13,9 +13,10 @@ i.e. A_u x_u = b_u with
 
 ``gram`` is ``w0 * Y^T Y``, computed once per half-step, so a row costs
 O(|S_u| k^2 + k^3) with Cholesky and O(steps (k^2 + |S_u| k)) with CG, never
-O(n_items k^2). Long rows add their Gram contribution with blocked matrix
-products (BLAS gemm on gathered blocks of ``BLOCK`` rows of Y), short rows with
-rank-1 updates of the lower triangle.
+O(n_items k^2). Short rows are solved through the Woodbury identity; longer
+rows gather blocks of ``BLOCK`` rows of Y and add their Gram contribution to
+the lower triangle with a vectorised loop. No kernel calls BLAS inside numba's
+threads, so results never depend on a BLAS library's own threading.
 
 Rows are processed in chunks of roughly equal cost (``balanced_chunks``), one
 numba task per chunk, each with its own scratch buffers. Every row's result
@@ -28,12 +29,11 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
-from alsrec.kernels.weights import confidence, target
+from alsrec.kernels.weights import CONFIDENCE_ONE, Weights, confidence, target
 
-BLOCK = 128  # rows of Y gathered per gemm
+BLOCK = 128  # rows of Y gathered per block of the Gram update
 GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
 ROW_BUFFER_CAP = 1 << 15  # rows of a CG row buffer; longer rows stream through it
-GEMM_MIN_ROWS = 24  # below this, rank-1 updates beat a BLAS call
 PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
 # Reassociation lets LLVM vectorise the dot-product reductions (4-8x); results stay
 # deterministic (same code, same order on every run and thread count). No "nnan"/"ninf":
@@ -100,6 +100,39 @@ def _cholesky_solve(a, b, low, z, out_row):
     return True
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _cholesky_solve_in_place(s, t, n):
+    """Solve ``s[:n, :n] z = t[:n]`` for SPD ``s`` (lower triangle), overwriting both.
+
+    ``s`` becomes its Cholesky factor and ``t`` the solution; False when a
+    pivot is not positive (the system is not positive definite).
+    """
+    for j in range(n):
+        pivot = s[j, j]
+        for p in range(j):
+            pivot -= s[j, p] * s[j, p]
+        if not pivot > 0.0:
+            return False
+        pivot = np.sqrt(pivot)
+        s[j, j] = pivot
+        for i in range(j + 1, n):
+            total = s[i, j]
+            for p in range(j):
+                total -= s[i, p] * s[j, p]
+            s[i, j] = total / pivot
+    for i in range(n):
+        total = t[i]
+        for p in range(i):
+            total -= s[i, p] * t[p]
+        t[i] = total / s[i, i]
+    for i in range(n - 1, -1, -1):
+        total = t[i]
+        for p in range(i + 1, n):
+            total -= s[p, i] * t[p]
+        t[i] = total / s[i, i]
+    return True
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def _woodbury_row(
     start,
@@ -110,10 +143,7 @@ def _woodbury_row(
     rotation_t,
     eigenvalues,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     u,
     scaled,
     s,
@@ -146,11 +176,11 @@ def _woodbury_row(
     for nz in range(start, end):
         col = indices[nz]
         value = values[nz]
-        c = confidence(value, conf_mode, alpha)
-        coef = c * target(value, target_mode)
+        c = confidence(value, weights)
+        coef = c * target(value, weights)
         for j in range(k):
             bt[j] += coef * rotated[col, j]
-        weight = c - w0
+        weight = c - weights.unobserved
         if weight < 0.0:
             return False
         if weight > 0.0:
@@ -159,8 +189,6 @@ def _woodbury_row(
                 scaled[n, j] = rotated[col, j] * inverse[j]  # D^-1 u
             s[n, n] = 1.0 / weight  # the diagonal of W^-1; U D^-1 U^T is added below
             n += 1
-    for j in range(k):
-        xt[j] = bt[j] * inverse[j]
     for a in range(n):
         rhs = 0.0
         for j in range(k):
@@ -174,30 +202,8 @@ def _woodbury_row(
                 s[a, a] += total
             else:
                 s[a, b] = total
-    # Cholesky of the n x n system in place (lower triangle), then two triangular solves.
-    for j in range(n):
-        pivot = s[j, j]
-        for p in range(j):
-            pivot -= s[j, p] * s[j, p]
-        if not pivot > 0.0:
-            return False
-        pivot = np.sqrt(pivot)
-        s[j, j] = pivot
-        for i in range(j + 1, n):
-            total = s[i, j]
-            for p in range(j):
-                total -= s[i, p] * s[j, p]
-            s[i, j] = total / pivot
-    for i in range(n):
-        total = t[i]
-        for p in range(i):
-            total -= s[i, p] * t[p]
-        t[i] = total / s[i, i]
-    for i in range(n - 1, -1, -1):
-        total = t[i]
-        for p in range(i + 1, n):
-            total -= s[p, i] * t[p]
-        t[i] = total / s[i, i]
+    if not _cholesky_solve_in_place(s, t, n):
+        return False
     for j in range(k):
         xt[j] = bt[j] * inverse[j]
     for a in range(n):
@@ -213,6 +219,38 @@ def _woodbury_row(
     return True
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _add_weighted_outer(a, block, weighted, n):
+    """Lower triangle of ``a += weighted[:n].T @ block[:n]`` (the row's Gram contribution).
+
+    A plain loop instead of BLAS: no BLAS call ever runs inside numba's threads
+    (a threaded BLAS there oversubscribes the cores, and its thread count would
+    change results). Four cells per pass keep ``a``'s row in registers for four
+    fused multiply-adds; the inner loop runs over contiguous rows and vectorises.
+    The order of additions is fixed, so the result is deterministic.
+    """
+    k = a.shape[0]
+    q = 0
+    while q + 4 <= n:
+        for i in range(k):
+            w_0, w_1 = weighted[q, i], weighted[q + 1, i]
+            w_2, w_3 = weighted[q + 2, i], weighted[q + 3, i]
+            for j in range(i + 1):
+                a[i, j] += (
+                    w_0 * block[q, j]
+                    + w_1 * block[q + 1, j]
+                    + w_2 * block[q + 2, j]
+                    + w_3 * block[q + 3, j]
+                )
+        q += 4
+    while q < n:
+        for i in range(k):
+            wi = weighted[q, i]
+            for j in range(i + 1):
+                a[i, j] += wi * block[q, j]
+        q += 1
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cholesky(
     indptr,
@@ -221,10 +259,7 @@ def _solve_cholesky(
     other,
     gram,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     rotated,
     rotation_t,
@@ -235,7 +270,8 @@ def _solve_cholesky(
     k = other.shape[1]
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
-    gathered_any = w0 != 1.0 or conf_mode != 0
+    w0 = weights.unobserved
+    gathered_any = w0 != 1.0 or weights.confidence != CONFIDENCE_ONE
     for chunk in prange(n_chunks):
         a = np.empty((k, k), dtype=other.dtype)
         b = np.empty(k, dtype=np.float64)
@@ -264,10 +300,7 @@ def _solve_cholesky(
                 rotation_t,
                 eigenvalues,
                 reg[row],
-                w0,
-                conf_mode,
-                alpha,
-                target_mode,
+                weights,
                 u,
                 scaled,
                 s,
@@ -288,31 +321,23 @@ def _solve_cholesky(
                 for q in range(n):
                     col = indices[block_start + q]
                     value = values[block_start + q]
-                    c = confidence(value, conf_mode, alpha)
-                    coef = c * target(value, target_mode)
+                    c = confidence(value, weights)
+                    coef = c * target(value, weights)
                     weight = c - w0
                     for j in range(k):
                         y = other[col, j]
                         b[j] += coef * y
                         block[q, j] = y
                         weighted[q, j] = weight * y
-                if not gathered_any:
-                    continue  # c == w0 everywhere (the blog's model): A is the same for all rows
-                if n >= GEMM_MIN_ROWS:
-                    a += np.dot(block[:n].T, weighted[:n])
-                else:
-                    for q in range(n):
-                        for i in range(k):
-                            wi = weighted[q, i]
-                            for j in range(i + 1):
-                                a[i, j] += wi * block[q, j]
+                if gathered_any:  # else c == w0 everywhere (the blog's model): A is shared
+                    _add_weighted_outer(a, block, weighted, n)
             if not _cholesky_solve(a, b, low, z, out[row]):
                 failures[chunk] += 1
     return failures.sum()
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
-def _weighted_targets_times(indptr, indices, values, other, conf_mode, alpha, target_mode, out):
+def _weighted_targets_times(indptr, indices, values, other, weights, out):
     """out[u] = sum_{i in S_u} c_ui p_ui other[i] (the right-hand sides b_u)."""
     k = other.shape[1]
     for row in prange(len(indptr) - 1):
@@ -320,20 +345,25 @@ def _weighted_targets_times(indptr, indices, values, other, conf_mode, alpha, ta
             out[row, j] = 0.0
         for nz in range(indptr[row], indptr[row + 1]):
             value = values[nz]
-            coef = confidence(value, conf_mode, alpha) * target(value, target_mode)
+            coef = confidence(value, weights) * target(value, weights)
             col = indices[nz]
             for j in range(k):
                 out[row, j] += coef * other[col, j]
 
 
-def shares_one_system(w0: float, conf_mode: int, reg: np.ndarray) -> bool:
+def shares_one_system(weights: Weights, reg: np.ndarray) -> bool:
     """True when every row has the same A_u (c == w0 on every cell, one lambda).
 
     That is the blog's model: then all rows are solved at once as
     ``X = B (w0 Y^T Y + lambda I)^-1`` with ``B = R_c Y``, one sparse product
     and one k x k solve, exactly.
     """
-    return conf_mode == 0 and w0 == 1.0 and len(reg) > 0 and bool(np.all(reg == reg[0]))
+    return (
+        weights.confidence == CONFIDENCE_ONE
+        and weights.unobserved == 1.0
+        and len(reg) > 0
+        and bool(np.all(reg == reg[0]))
+    )
 
 
 def solve_cholesky(
@@ -342,10 +372,7 @@ def solve_cholesky(
     values,
     other,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     out,
     short_max=None,
@@ -357,8 +384,8 @@ def solve_cholesky(
     indptr, indices, values : CSR arrays of the rows being solved.
     other : (n_other, k) factors held fixed.
     reg : (n_rows,) regularisation of each row.
-    w0 : weight of every unobserved cell.
-    conf_mode, alpha, target_mode : how values map to c and p (see ``weights``).
+    weights : Weights
+        w0 and how values map to c and p (see :mod:`~alsrec.kernels.weights`).
     chunks : row ranges from :func:`balanced_chunks`.
     out : (n_rows, k) result; rows that fail to factorise are left unchanged.
     short_max : int, optional
@@ -372,15 +399,14 @@ def solve_cholesky(
         Rows whose system was not numerically positive definite.
     """
     k = other.shape[1]
+    w0 = weights.unobserved
     gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
-    if shares_one_system(w0, conf_mode, reg):
+    if shares_one_system(weights, reg):
         system = gram + reg[0] * np.eye(k)
         if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
             return len(reg)  # singular: no row can be solved
         rhs = np.empty((len(indptr) - 1, k), dtype=np.float64)
-        _weighted_targets_times(
-            indptr, indices, values, other, conf_mode, float(alpha), target_mode, rhs
-        )
+        _weighted_targets_times(indptr, indices, values, other, weights, rhs)
         out[:] = rhs @ np.linalg.inv(system)  # k x k inverse, then one gemm for all rows
         return 0
     eigenvalues, rotation = np.linalg.eigh(gram)
@@ -395,10 +421,7 @@ def solve_cholesky(
             other,
             gram,
             reg,
-            float(w0),
-            conf_mode,
-            float(alpha),
-            target_mode,
+            weights,
             chunks,
             rotated,
             np.ascontiguousarray(rotation.T),
@@ -409,9 +432,7 @@ def solve_cholesky(
     )
 
 
-def solve_cg(
-    indptr, indices, values, other, reg, w0, conf_mode, alpha, target_mode, chunks, steps, out
-):
+def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out):
     """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
 
     ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
@@ -432,6 +453,7 @@ def solve_cg(
     threads = numba.config.NUMBA_NUM_THREADS
     rows_buffer = np.empty((threads, capacity, k), dtype=dtype)
     row_scratch = np.empty((threads, 3, capacity), dtype=dtype)
+    w0 = weights.unobserved
     if w0:
         # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
         # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
@@ -453,10 +475,7 @@ def solve_cg(
         basis_other,
         eigenvalues.astype(dtype),
         reg.astype(dtype),
-        float(w0),
-        conf_mode,
-        float(alpha),
-        target_mode,
+        weights,
         chunks,
         int(steps),
         solution,
@@ -475,18 +494,16 @@ def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray, block: int = 1 << 15)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(
-    indices, values, other, conf_mode, alpha, target_mode, w0, start, count, rows, weight, coef
-):
+def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef):
     """Copy ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``, with the
     cells' weights c - w0 and right-hand-side coefficients c p."""
     k = other.shape[1]
     for t in range(count):
         col = indices[start + t]
         value = values[start + t]
-        c = confidence(value, conf_mode, alpha)
-        coef[t] = c * target(value, target_mode)
-        weight[t] = c - w0
+        c = confidence(value, weights)
+        coef[t] = c * target(value, weights)
+        weight[t] = c - weights.unobserved
         for j in range(k):
             rows[t, j] = other[col, j]
 
@@ -496,10 +513,7 @@ def _sparse_product(
     indices,
     values,
     other,
-    conf_mode,
-    alpha,
-    target_mode,
-    w0,
+    weights,
     start,
     n,
     resident,
@@ -524,10 +538,7 @@ def _sparse_product(
                 indices,
                 values,
                 other,
-                conf_mode,
-                alpha,
-                target_mode,
-                w0,
+                weights,
                 start + block_start,
                 count,
                 rows,
@@ -543,6 +554,121 @@ def _sparse_product(
         _accumulate(rows, count, projected, out)
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _jacobi_inverse(
+    indices, values, other, weights, diagonal, row_reg, start, n, resident, rows, weight, coef, out
+):
+    """out = 1 / diag(A_u) in the eigenbasis (1 where a diagonal entry is not positive).
+
+    The exact diagonal of A there, where the shared part is diagonal, so it
+    captures the spread of w0 Y^T Y's spectrum (3 preconditioned steps reach
+    the exact solve's loss on MovieLens).
+    """
+    k = len(out)
+    capacity = rows.shape[0]
+    for j in range(k):
+        out[j] = diagonal[j] + row_reg
+    for block_start in range(0, n, capacity):
+        count = min(capacity, n - block_start)
+        if not resident:  # a long row streams through the buffer once more
+            _gather_rows(
+                indices,
+                values,
+                other,
+                weights,
+                start + block_start,
+                count,
+                rows,
+                weight,
+                coef,
+            )
+        for t in range(count):
+            w = weight[t]
+            for j in range(k):
+                out[j] += w * rows[t, j] * rows[t, j]
+    for j in range(k):
+        d = out[j]
+        out[j] = 1.0 / d if d > 0.0 else 1.0
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _preconditioned_cg(
+    indices,
+    values,
+    other,
+    weights,
+    diagonal,
+    row_reg,
+    start,
+    n,
+    resident,
+    rows,
+    weight,
+    coef,
+    projected,
+    inverse_diagonal,
+    steps,
+    x,
+    r,
+    z,
+    p,
+    ap,
+):
+    """Up to ``steps`` Jacobi-preconditioned CG steps from ``x`` with residual ``r``.
+
+    Updates ``x`` and ``r`` in place (``z``, ``p``, ``ap`` are scratch) and
+    returns the squared residual norm, NaN or inf when the row diverged.
+    """
+    k = len(x)
+    rz_old = 0.0
+    rs_old = 0.0
+    for j in range(k):
+        z[j] = inverse_diagonal[j] * r[j]
+        p[j] = z[j]
+        rz_old += np.float64(r[j]) * z[j]
+        rs_old += np.float64(r[j]) * r[j]
+    for _ in range(steps):
+        if rs_old < 1e-20 or not rz_old > 0.0:
+            break
+        _shared_product(diagonal, row_reg, p, ap)
+        _sparse_product(
+            indices,
+            values,
+            other,
+            weights,
+            start,
+            n,
+            resident,
+            rows,
+            weight,
+            coef,
+            projected,
+            p,
+            ap,
+            False,
+        )
+        p_ap = 0.0
+        for j in range(k):
+            p_ap += np.float64(p[j]) * ap[j]
+        if not p_ap > 0.0:
+            break
+        step = rz_old / p_ap
+        rz_new = 0.0
+        rs_new = 0.0
+        for j in range(k):
+            x[j] += step * p[j]
+            r[j] -= step * ap[j]
+            z[j] = inverse_diagonal[j] * r[j]
+            rz_new += np.float64(r[j]) * z[j]
+            rs_new += np.float64(r[j]) * r[j]
+        beta = rz_new / rz_old
+        for j in range(k):
+            p[j] = z[j] + beta * p[j]
+        rz_old = rz_new
+        rs_old = rs_new
+    return rs_old
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cg(
     indptr,
@@ -551,10 +677,7 @@ def _solve_cg(
     other,
     diagonal,
     reg,
-    w0,
-    conf_mode,
-    alpha,
-    target_mode,
+    weights,
     chunks,
     steps,
     out,
@@ -594,10 +717,7 @@ def _solve_cg(
                     indices,
                     values,
                     other,
-                    conf_mode,
-                    alpha,
-                    target_mode,
-                    w0,
+                    weights,
                     start,
                     n,
                     rows,
@@ -615,10 +735,7 @@ def _solve_cg(
                 indices,
                 values,
                 other,
-                conf_mode,
-                alpha,
-                target_mode,
-                w0,
+                weights,
                 start,
                 n,
                 resident,
@@ -630,84 +747,43 @@ def _solve_cg(
                 r,
                 True,
             )
-            # Jacobi preconditioner: the exact diagonal of A in the eigenbasis, where the
-            # shared part is diagonal, so it captures the spread of w0 Y^T Y's spectrum
-            # (3 preconditioned steps reach the exact solve's loss on MovieLens).
-            for j in range(k):
-                inverse_diagonal[j] = diagonal[j] + row_reg
-            for block_start in range(0, n, capacity):
-                count = min(capacity, n - block_start)
-                if not resident:  # a long row streams through the buffer once more
-                    _gather_rows(
-                        indices,
-                        values,
-                        other,
-                        conf_mode,
-                        alpha,
-                        target_mode,
-                        w0,
-                        start + block_start,
-                        count,
-                        rows,
-                        weight,
-                        coef,
-                    )
-                for t in range(count):
-                    w = weight[t]
-                    for j in range(k):
-                        inverse_diagonal[j] += w * rows[t, j] * rows[t, j]
-            for j in range(k):
-                d = inverse_diagonal[j]
-                inverse_diagonal[j] = 1.0 / d if d > 0.0 else 1.0
-            rz_old = 0.0
-            rs_old = 0.0
-            for j in range(k):
-                z[j] = inverse_diagonal[j] * r[j]
-                p[j] = z[j]
-                rz_old += np.float64(r[j]) * z[j]
-                rs_old += np.float64(r[j]) * r[j]
-            for _ in range(steps):
-                if rs_old < 1e-20 or not rz_old > 0.0:
-                    break
-                _shared_product(diagonal, row_reg, p, ap)
-                _sparse_product(
-                    indices,
-                    values,
-                    other,
-                    conf_mode,
-                    alpha,
-                    target_mode,
-                    w0,
-                    start,
-                    n,
-                    resident,
-                    rows,
-                    weight,
-                    coef,
-                    projected,
-                    p,
-                    ap,
-                    False,
-                )
-                p_ap = 0.0
-                for j in range(k):
-                    p_ap += np.float64(p[j]) * ap[j]
-                if not p_ap > 0.0:
-                    break
-                step = rz_old / p_ap
-                rz_new = 0.0
-                rs_new = 0.0
-                for j in range(k):
-                    x[j] += step * p[j]
-                    r[j] -= step * ap[j]
-                    z[j] = inverse_diagonal[j] * r[j]
-                    rz_new += np.float64(r[j]) * z[j]
-                    rs_new += np.float64(r[j]) * r[j]
-                beta = rz_new / rz_old
-                for j in range(k):
-                    p[j] = z[j] + beta * p[j]
-                rz_old = rz_new
-                rs_old = rs_new
+            _jacobi_inverse(
+                indices,
+                values,
+                other,
+                weights,
+                diagonal,
+                row_reg,
+                start,
+                n,
+                resident,
+                rows,
+                weight,
+                coef,
+                inverse_diagonal,
+            )
+            rs_old = _preconditioned_cg(
+                indices,
+                values,
+                other,
+                weights,
+                diagonal,
+                row_reg,
+                start,
+                n,
+                resident,
+                rows,
+                weight,
+                coef,
+                projected,
+                inverse_diagonal,
+                steps,
+                x,
+                r,
+                z,
+                p,
+                ap,
+            )
             if not np.isfinite(rs_old):
                 failures[chunk] += 1
             for j in range(k):

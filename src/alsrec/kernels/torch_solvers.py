@@ -18,38 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alsrec.kernels.weights import (
-    CONFIDENCE_LINEAR,
-    CONFIDENCE_LOG,
-    CONFIDENCE_SCALED,
-    TARGET_LIKED,
-    TARGET_ONE,
-)
-
 DEFAULT_MAX_ELEMENTS = 1 << 26  # numbers in one gathered (rows x length x k) block
-
-
-def confidence_and_target(values, conf_mode: int, alpha: float, target_mode: int):
-    """c and c * p for stored values, as tensors (computed in float64 then cast back)."""
-    v = values.double().abs()  # a dislike (r < 0) weighs by its magnitude
-    if conf_mode == CONFIDENCE_LINEAR:
-        c = 1.0 + alpha * v
-    elif conf_mode == CONFIDENCE_LOG:
-        c = 1.0 + alpha * v.log1p()
-    elif conf_mode == CONFIDENCE_SCALED:
-        c = alpha * v
-    else:
-        c = v.new_ones(v.shape)
-    return c.to(values.dtype), (c * _target(values.double(), target_mode)).to(values.dtype)
-
-
-def _target(values, target_mode: int):
-    """p for stored values (see :func:`alsrec.kernels.weights.target`)."""
-    if target_mode == TARGET_ONE:
-        return values.new_ones(values.shape)
-    if target_mode == TARGET_LIKED:
-        return (values > 0).to(values.dtype)
-    return values
 
 
 def buckets(indptr: np.ndarray, k: int, max_elements: int = DEFAULT_MAX_ELEMENTS):
@@ -90,13 +59,11 @@ def _gather(indptr_t, indices_t, weight_t, rhs_t, rows_t, length: int):
 def solve(
     indptr: np.ndarray,
     indices,
-    values,
+    confidence,
+    rhs_coef,
     other,
     reg,
     w0: float,
-    conf_mode: int,
-    alpha: float,
-    target_mode: int,
     out,
     solver: str = "cholesky",
     cg_steps: int = 3,
@@ -104,8 +71,10 @@ def solve(
 ) -> int:
     """Solve every row's ridge system; writes ``out`` (a tensor), returns failing rows.
 
-    ``indices``, ``values``, ``other``, ``reg`` and ``out`` are tensors on one
-    device; ``indptr`` is also needed on the host (numpy) to plan the buckets.
+    ``confidence`` and ``rhs_coef`` hold each cell's c and c p (computed by
+    :func:`~alsrec.kernels.weights.cell_weights`, the kernels' own formulas).
+    ``indices``, ``confidence``, ``rhs_coef``, ``other``, ``reg`` and ``out``
+    are tensors on one device; ``indptr`` is also needed on the host (numpy) to plan the buckets.
     CG is warm-started from ``out``.
     """
     import torch
@@ -113,7 +82,6 @@ def solve(
     device, dtype = other.device, other.dtype
     k = other.shape[1]
     indptr_t = torch.as_tensor(indptr, device=device, dtype=torch.int64)
-    confidence, rhs_coef = confidence_and_target(values, conf_mode, alpha, target_mode)
     weight = confidence - w0
     gram = w0 * (other.double().T @ other.double())
     eye = torch.eye(k, dtype=dtype, device=device)
@@ -198,18 +166,14 @@ def _cg(diagonal, reg, gathered, weights, b, x, steps: int):
     return x
 
 
-def objective(
-    indptr, indices, values, x, y, user_reg, item_reg, w0, conf_mode, alpha, target_mode
-) -> float:
-    """The exact objective (see :mod:`alsrec.kernels.loss`), computed with torch."""
+def objective(indptr, indices, confidence, target, x, y, user_reg, item_reg, w0) -> float:
+    """The exact objective (see :mod:`alsrec.kernels.loss`) from each cell's c and p, with torch."""
     import torch
 
     rows = torch.repeat_interleave(
         torch.arange(len(indptr) - 1, device=x.device),
         torch.as_tensor(np.diff(indptr), device=x.device),
     )
-    confidence, _ = confidence_and_target(values, conf_mode, alpha, target_mode)
-    target = _target(values, target_mode)
     scores = (x[rows].double() * y[indices].double()).sum(dim=1)
     observed = (confidence.double() * (target.double() - scores) ** 2 - w0 * scores**2).sum()
     unobserved = w0 * ((x.double().T @ x.double()) * (y.double().T @ y.double())).sum()

@@ -4,10 +4,13 @@ The kernels read the raw CSR values and apply these inline, so no per-nonzero
 weight or target arrays are materialised (for 25M interactions that saves
 hundreds of MB and the memory traffic to read them).
 
-Codes are small integers because numba kernels take no Python objects.
+Codes are small integers because numba kernels take no Python objects; the
+four settings travel together as one :class:`Weights` record.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -30,44 +33,60 @@ CONFIDENCE_CODES = {
 TARGET_CODES = {"value": TARGET_VALUE, "one": TARGET_ONE, "liked": TARGET_LIKED}
 
 
+class Weights(NamedTuple):
+    """How stored values become cell weights: the four settings every kernel takes.
+
+    Passed to the numba kernels as one record (numba compiles named tuples).
+    Build it with :func:`make_weights` so the field types never vary (a new
+    type would compile every kernel again).
+    """
+
+    unobserved: float  # w0, the weight of every cell outside S
+    confidence: int  # a CONFIDENCE_* code
+    alpha: float  # confidence scale
+    target: int  # a TARGET_* code
+
+
+def make_weights(unobserved: float, confidence: int, alpha: float, target: int) -> Weights:
+    """A :class:`Weights` record with plain float and int fields."""
+    return Weights(float(unobserved), int(confidence), float(alpha), int(target))
+
+
 @njit(inline="always", cache=True)
-def confidence(value, mode, alpha):
-    """c_ui for a stored value (computed in float64 whatever the storage)."""
+def confidence(value, weights):
+    """c_ui for a stored value (computed in float64 whatever the storage): the one formula."""
     value = abs(np.float64(value))  # a dislike (r < 0) weighs by its magnitude
+    mode = weights.confidence
     if mode == CONFIDENCE_LINEAR:
-        return 1.0 + alpha * value
+        return 1.0 + weights.alpha * value
     if mode == CONFIDENCE_LOG:
-        return 1.0 + alpha * np.log1p(value)
+        return 1.0 + weights.alpha * np.log1p(value)
     if mode == CONFIDENCE_SCALED:
-        return alpha * value
+        return weights.alpha * value
     return 1.0
 
 
 @njit(inline="always", cache=True)
-def target(value, mode):
-    """p_ui for a stored value."""
-    if mode == TARGET_ONE:
+def target(value, weights):
+    """p_ui for a stored value: the one formula."""
+    if weights.target == TARGET_ONE:
         return 1.0
-    if mode == TARGET_LIKED:
+    if weights.target == TARGET_LIKED:
         return 1.0 if value > 0 else 0.0
-    return value
+    return np.float64(value)
 
 
-def confidence_numpy(values: np.ndarray, mode: int, alpha: float) -> np.ndarray:
-    """Vectorised :func:`confidence`, for the reference solver and the loss."""
-    values = np.abs(np.asarray(values, dtype=np.float64))
-    if mode == CONFIDENCE_LINEAR:
-        return 1.0 + alpha * values
-    if mode == CONFIDENCE_LOG:
-        return 1.0 + alpha * np.log1p(values)
-    if mode == CONFIDENCE_SCALED:
-        return alpha * values
-    return np.ones_like(values)
+@njit(cache=True)
+def _cell_weights(values, weights, c, p):
+    for nz in range(len(values)):
+        c[nz] = confidence(values[nz], weights)
+        p[nz] = target(values[nz], weights)
 
 
-def target_numpy(values: np.ndarray, mode: int) -> np.ndarray:
-    """Vectorised :func:`target`."""
+def cell_weights(values: np.ndarray, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
+    """c and p of every value (any shape) as float64 arrays, by the kernels' own formulas."""
     values = np.asarray(values, dtype=np.float64)
-    if mode == TARGET_LIKED:
-        return (values > 0).astype(np.float64)
-    return np.ones_like(values) if mode == TARGET_ONE else values
+    flat = np.ascontiguousarray(values.ravel())
+    c, p = np.empty_like(flat), np.empty_like(flat)
+    _cell_weights(flat, weights, c, p)
+    return c.reshape(values.shape), p.reshape(values.shape)

@@ -5,235 +5,33 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any, Literal
 
-import numba
 import numpy as np
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import DataError, NumericalError, ParameterError
-from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.models.base import FactorModel
-from alsrec.models.objective import Objective, preset_defaults, resolve_objective
+from alsrec.models.objective import (
+    CONFIDENCE_CODES,
+    TARGET_CODES,
+    Objective,
+    preset_defaults,
+    resolve_objective,
+)
+from alsrec.models.params import Param, check_params, positive_int
+from alsrec.models.training import TorchTrainer, Trainer, fit_biases, thread_limits
+
+__all__ = ["ALS", "Callback", "TorchTrainer", "Trainer", "fit_biases", "thread_limits"]
 
 Callback = Callable[[int, float, float], Any]
 
 
-@contextmanager
-def thread_limits(num_threads: int):
-    """Run numba kernels on ``num_threads`` threads and BLAS on one inside them.
-
-    The kernels call BLAS from each numba thread; a threaded BLAS underneath
-    would oversubscribe the cores and make results depend on thread counts.
-    """
-    from threadpoolctl import threadpool_limits
-
-    previous = numba.get_num_threads()
-    wanted = numba.config.NUMBA_NUM_THREADS if num_threads <= 0 else num_threads
-    numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        numba.set_num_threads(previous)
-
-
-class Trainer:
-    """The ALS loop's state: CSR arrays of both orientations and both factor matrices.
-
-    Models own the loop; this class holds it so tests and backends can step
-    it half by half (``solve_users`` / ``solve_items``) and read the exact
-    ``loss()`` in between.
-    """
-
-    def __init__(
-        self,
-        data: Interactions,
-        values_by_user: np.ndarray,
-        values_by_item: np.ndarray,
-        objective: Objective,
-        user_factors: np.ndarray,
-        item_factors: np.ndarray,
-        solver: str,
-        cg_steps: int,
-    ) -> None:
-        self.user_matrix = data.matrix
-        self.item_matrix = data.item_user
-        self.user_values = values_by_user
-        self.item_values = values_by_item
-        self.objective = objective
-        self.x = user_factors
-        self.y = item_factors
-        self.solver = solver
-        self.cg_steps = cg_steps
-        n_users, n_items = data.shape
-        k = user_factors.shape[1]
-        chunks = 8 * numba.config.NUMBA_NUM_THREADS
-        self.user_reg = objective.row_regularization(data.user_counts(), n_items)
-        self.item_reg = objective.row_regularization(data.item_counts(), n_users)
-        self.user_chunks = balanced_chunks(self.user_matrix.indptr, k, chunks)
-        self.item_chunks = balanced_chunks(self.item_matrix.indptr, k, chunks)
-
-    def _solve(self, matrix, values, other, reg, chunks, out) -> int:
-        o = self.objective
-        args = (
-            matrix.indptr,
-            matrix.indices,
-            values,
-            other,
-            reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-            chunks,
-        )
-        if self.solver == "cg":
-            return solve_cg(*args, self.cg_steps, out)
-        return solve_cholesky(*args, out)
-
-    def solve_users(self) -> int:
-        """Half-step: every user row given the item factors. Returns failed rows."""
-        return self._solve(
-            self.user_matrix, self.user_values, self.y, self.user_reg, self.user_chunks, self.x
-        )
-
-    def solve_items(self) -> int:
-        """Half-step: every item row given the user factors. Returns failed rows."""
-        return self._solve(
-            self.item_matrix, self.item_values, self.x, self.item_reg, self.item_chunks, self.y
-        )
-
-    def all_finite(self) -> bool:
-        """True while no factor is NaN or infinite."""
-        return bool(np.isfinite(self.x).all() and np.isfinite(self.y).all())
-
-    def factors_to_host(self) -> None:
-        """Factors already live in ``x`` and ``y`` on the CPU path."""
-
-    def loss(self) -> float:
-        """The exact objective at the current factors."""
-        o = self.objective
-        m = self.user_matrix
-        return objective(
-            m.indptr,
-            m.indices,
-            self.user_values,
-            self.x,
-            self.y,
-            self.user_reg,
-            self.item_reg,
-            float(o.unobserved_weight),
-            o.confidence_code,
-            float(o.alpha),
-            o.target_code,
-        )
-
-
-class TorchTrainer(Trainer):
-    """The same loop on torch tensors (a CUDA GPU, or torch's CPU device for tests).
-
-    The interaction arrays and both factor matrices live on the device; only
-    ``indptr`` stays on the host too, to plan the padded row buckets.
-    """
-
-    def __init__(self, *args, device: str = "cuda", **kwargs) -> None:
-        import torch
-
-        super().__init__(*args, **kwargs)
-        self.device = torch.device(device)
-
-        def put(array):
-            return torch.as_tensor(np.ascontiguousarray(array), device=self.device)
-
-        self.t_user = (put(self.user_matrix.indices.astype(np.int64)), put(self.user_values))
-        self.t_item = (put(self.item_matrix.indices.astype(np.int64)), put(self.item_values))
-        self.t_user_reg, self.t_item_reg = put(self.user_reg), put(self.item_reg)
-        self.t_x, self.t_y = put(self.x), put(self.y)
-
-    def _torch_solve(self, matrix, arrays, other, reg, out) -> int:
-        from alsrec.kernels import torch_solvers
-
-        o = self.objective
-        return torch_solvers.solve(
-            matrix.indptr,
-            arrays[0],
-            arrays[1],
-            other,
-            reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-            out,
-            self.solver,
-            self.cg_steps,
-        )
-
-    def solve_users(self) -> int:
-        """Half-step on the device: every user row given the item factors."""
-        return self._torch_solve(self.user_matrix, self.t_user, self.t_y, self.t_user_reg, self.t_x)
-
-    def solve_items(self) -> int:
-        """Half-step on the device: every item row given the user factors."""
-        return self._torch_solve(self.item_matrix, self.t_item, self.t_x, self.t_item_reg, self.t_y)
-
-    def loss(self) -> float:
-        """The exact objective at the current device factors."""
-        from alsrec.kernels import torch_solvers
-
-        o = self.objective
-        return torch_solvers.objective(
-            self.user_matrix.indptr,
-            self.t_user[0],
-            self.t_user[1],
-            self.t_x,
-            self.t_y,
-            self.t_user_reg,
-            self.t_item_reg,
-            o.unobserved_weight,
-            o.confidence_code,
-            o.alpha,
-            o.target_code,
-        )
-
-    def all_finite(self) -> bool:
-        """True while no device factor is NaN or infinite."""
-        import torch
-
-        return bool(torch.isfinite(self.t_x).all() and torch.isfinite(self.t_y).all())
-
-    def factors_to_host(self) -> None:
-        """Copy the device factors back into ``x`` and ``y``."""
-        self.x = self.t_x.cpu().numpy()
-        self.y = self.t_y.cpu().numpy()
-
-
-def fit_biases(
-    data: Interactions, damping: float, sweeps: int = 3
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Damped baseline mu + b_u + b_i by alternating means (Koren's baseline predictor).
-
-    ``b_i = sum_u (r - mu - b_u) / (n_i + damping)``, then the same for users;
-    a few sweeps converge on rating data.
-    """
-    ratings = data.matrix.data.astype(np.float64)
-    users, items = data.row_indices(), data.matrix.indices
-    mu = float(ratings.mean())
-    user_bias = np.zeros(data.n_users)
-    item_bias = np.zeros(data.n_items)
-    item_counts, user_counts = data.item_counts(), data.user_counts()
-    for _ in range(sweeps):
-        residual = ratings - mu - user_bias[users]
-        item_bias = np.bincount(items, residual, data.n_items) / (item_counts + damping)
-        residual = ratings - mu - item_bias[items]
-        user_bias = np.bincount(users, residual, data.n_users) / (user_counts + damping)
-    return mu, user_bias, item_bias
-
-
-class ALS(FactorModel):
+class ALS(
+    FactorModel,
+    name="ALS",
+    specs={preset: {"preset": preset} for preset in ("zeros", "implicit", "explicit")},
+):
     """Matrix factorization by weighted alternating least squares.
 
     One objective (see :mod:`alsrec.models.objective`) covers explicit
@@ -304,6 +102,26 @@ class ALS(FactorModel):
     3
     """
 
+    parameters = (
+        positive_int("factors"),
+        Param("regularization", "number", 0.0, optional=True),
+        Param("alpha", "number", 0.0, optional=True),
+        Param("confidence", "choice", choices=tuple(CONFIDENCE_CODES), optional=True),
+        Param("unobserved_weight", "number", 0.0, optional=True),
+        Param("target", "choice", choices=tuple(TARGET_CODES), optional=True),
+        Param("reg_exponent", "number", 0.0, optional=True),
+        Param("use_biases", "bool", optional=True),
+        Param("count_unobserved", "bool", optional=True),
+        positive_int("iterations"),
+        Param("solver", "choice", choices=("cholesky", "cg")),
+        positive_int("cg_steps"),
+        Param("dtype", "choice", choices=("float32", "float64")),
+        Param("random_state", "int", 0.0, optional=True),
+        Param("num_threads", "int"),  # 0 or less: all cores
+        Param("show_progress", "bool"),
+        Param("tol", "number", 0.0, optional=True),
+        Param("compute_loss", "bool"),
+    )
     _fitted_attributes = (
         *FactorModel._fitted_attributes,
         "loss_history_",
@@ -374,25 +192,24 @@ class ALS(FactorModel):
             count_unobserved=self.count_unobserved,
         )
 
-    def _settings(self) -> tuple[Objective, int, int, np.dtype]:
+    def _settings(self) -> tuple[Objective, int, int, np.dtype, str]:
+        """Checked settings: objective, factors, iterations, dtype and kernel backend."""
         objective = self.resolved_objective()
         defaults = preset_defaults(self.preset)
-        factors = defaults["factors"] if self.factors is None else self.factors
-        iterations = defaults["iterations"] if self.iterations is None else self.iterations
-        if not isinstance(factors, int | np.integer) or factors < 1:
-            raise ParameterError(f"factors={factors!r} must be a positive whole number.")
-        if not isinstance(iterations, int | np.integer) or iterations < 1:
-            raise ParameterError(f"iterations={iterations!r} must be a positive whole number.")
-        if self.solver not in ("cholesky", "cg"):
-            raise ParameterError(f"solver={self.solver!r} must be 'cholesky' or 'cg'.")
-        if self.solver == "cg" and (not isinstance(self.cg_steps, int) or self.cg_steps < 1):
-            raise ParameterError(f"cg_steps={self.cg_steps!r} must be a positive whole number.")
-        if self.dtype not in ("float32", "float64"):
-            raise ParameterError(f"dtype={self.dtype!r} must be 'float32' or 'float64'.")
-        if self.tol is not None and not self.tol >= 0:
-            raise ParameterError(f"tol={self.tol!r} must be >= 0.")
-        self._backend()
-        return objective, int(factors), int(iterations), np.dtype(self.dtype)
+        values = self.get_params()
+        values["factors"] = defaults["factors"] if self.factors is None else self.factors
+        values["iterations"] = (
+            defaults["iterations"] if self.iterations is None else self.iterations
+        )
+        check_params(values, self.parameters)
+        backend = self._backend()
+        return (
+            objective,
+            int(values["factors"]),
+            int(values["iterations"]),
+            np.dtype(self.dtype),
+            backend,
+        )
 
     def _backend(self) -> str:
         """``"numba"`` or ``"torch"``, after checking device and backend agree and exist."""
@@ -426,7 +243,7 @@ class ALS(FactorModel):
         If training fails or is interrupted, the model is left unfitted.
         """
         require_interactions(data, "fit")
-        objective, k, iterations, dtype = self._settings()
+        objective, k, iterations, dtype, backend = self._settings()
         if data.nnz == 0:
             raise DataError("the training data holds no interactions.")
         if k > min(data.shape):
@@ -467,7 +284,7 @@ class ALS(FactorModel):
             self.solver,
             self.cg_steps,
         )
-        if self._backend() == "torch":
+        if backend == "torch":
             trainer = TorchTrainer(*trainer_args, device=str(self.device))
         else:
             trainer = Trainer(*trainer_args)
@@ -518,13 +335,6 @@ def _converged(history: list[float], tol: float | None) -> bool:
     return (history[-2] - history[-1]) / history[-2] < tol
 
 
-def _converged(history: list[float], tol: float | None) -> bool:
-    """Relative decrease of the last iteration below ``tol``."""
-    if tol is None or len(history) < 2 or not history[-2] > 0:
-        return False
-    return (history[-2] - history[-1]) / history[-2] < tol
-
-
 def _progress(total: int, show: bool):
     if not show:
         return None
@@ -538,7 +348,7 @@ def _check_finite(trainer: Trainer, iteration: int, failed: int, objective: Obje
         return
     if objective.regularization == 0:
         cause = "regularization is 0, so rows with fewer ratings than factors are singular"
-    elif objective.alpha * 1.0 > 1e4:
+    elif objective.alpha > 1e4:
         cause = f"alpha={objective.alpha} makes confidences overflow float32"
     else:
         cause = "the system is ill-conditioned; raise regularization or use dtype='float64'"

@@ -10,18 +10,19 @@ evaluation and persistence are written once, here.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from alsrec.data.interactions import Interactions, _lookup
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, _lookup, require_interactions
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import top_n
+from alsrec.models import catalog
 from alsrec.models.objective import Objective
+from alsrec.models.params import Param, positive_int
 from alsrec.models.updates import solve_rows
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
@@ -46,7 +47,17 @@ class FactorModel:
         Training interactions, users x items, used by ``filter_seen``.
     item_titles_ : numpy.ndarray or None
         Item titles aligned with ``item_ids_``.
+
+    A subclass joins the model catalog (persistence, ``make_model``, the CLI's
+    ``-m`` and the contract tests find it there) with class keywords::
+
+        class MyModel(FactorModel, name="MyModel", specs={"mine": {}}): ...
+
+    See :mod:`alsrec.models.catalog`.
     """
+
+    #: Constraints of the constructor parameters, checked by ``fit`` and the CLI.
+    parameters: ClassVar[tuple[Param, ...]] = ()
 
     user_factors_: np.ndarray
     item_factors_: np.ndarray
@@ -71,6 +82,18 @@ class FactorModel:
         "seen_",
         "item_titles_",
     )
+
+    def __init_subclass__(
+        cls,
+        name: str | None = None,
+        specs: Mapping[str, Mapping[str, Any]] | None = None,
+        requires: tuple[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Register the subclass in the model catalog when it gives a ``name``."""
+        super().__init_subclass__(**kwargs)
+        if name is not None:
+            catalog.register(cls, name, specs, requires)
 
     # ------------------------------------------------------------------ params
     def get_params(self) -> dict[str, Any]:
@@ -327,8 +350,7 @@ class FactorModel:
         for filtering (-1: nothing to filter).
         """
         self._require_fitted()
-        if not isinstance(n, int | np.integer) or n < 1:
-            raise ParameterError(f"n={n!r} must be a positive whole number.")
+        positive_int("n").check(n)
         n = int(min(n, self.n_items))
         x, y = self._scoring_factors()
         candidates = None if items is None else self.item_index(items)
@@ -393,37 +415,11 @@ class FactorModel:
             ``item``, ``similarity`` and ``title`` (when known), best first;
             the item itself is left out.
         """
+        from alsrec.models.queries import similar_items
+
         self._require_fitted()
-        item = int(self.item_index([item_id])[0])
-        factors = self.item_factors_.astype(np.float64)
-        norms = np.linalg.norm(factors, axis=1)
-        safe = np.where(norms > 0, norms, 1.0)
-        cosine = (factors @ factors[item]) / (safe * (norms[item] or 1.0))
-        cosine[norms == 0] = -np.inf  # items without factors have no direction
-        n = int(min(n, self.n_items - 1))
-        if n < 1:
-            raise DataError("the model has a single item: there is nothing similar to it.")
-        index = np.empty((1, n), dtype=np.int64)
-        scores = np.empty((1, n), dtype=np.float64)
-        no_rows = np.zeros(1, dtype=np.int64)
-        top_n(
-            cosine[None, :],
-            np.full(1, -1, np.int64),
-            no_rows,
-            no_rows,
-            np.array([item], np.int64),
-            n,
-            -np.inf,
-            index,
-            scores,
-        )
-        valid = index[0] >= 0
-        frame = pd.DataFrame(
-            {"item": self.item_ids_[index[0][valid]], "similarity": scores[0][valid]}
-        )
-        if self.item_titles_ is not None:
-            frame["title"] = self.item_titles_[index[0][valid]]
-        return frame
+        frame = similar_items(self, [item_id], n)
+        return frame.drop(columns=["item", "rank"]).rename(columns={"similar_item": "item"})
 
     # ------------------------------------------------------------------ fold-in
     def _require_objective(self) -> Objective:
@@ -698,3 +694,6 @@ class FactorModel:
 
         update_items(self, data)
         return self
+
+
+catalog.register(FactorModel, "FactorModel")  # fitted state only: files of any factor model

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.models.base import FactorModel
+from alsrec.models.params import Param, check_params, positive_int
 
 
-class Popularity(FactorModel):
+class Popularity(FactorModel, name="Popularity", specs={"popularity": {}}):
     """Scores every item by how many training users interacted with it.
 
     The score of item i for any user is ``n_i / max_j n_j`` (in [0, 1]);
@@ -32,12 +32,14 @@ class Popularity(FactorModel):
         return self
 
 
-class RandomModel(FactorModel):
+class RandomModel(FactorModel, name="RandomModel", specs={"random": {}}):
     """Ranks items in a random order per user (seeded): the floor any model must clear.
 
     Scores are ``x_u . y_i`` with independent standard normal factors of
     dimension ``factors``: for each user an independent random ranking.
     """
+
+    parameters = (Param("random_state", "int", 0.0, optional=True), positive_int("factors"))
 
     def __init__(self, random_state: int | None = 0, factors: int = 64) -> None:
         self.random_state = random_state
@@ -46,6 +48,7 @@ class RandomModel(FactorModel):
     def fit(self, data: Interactions) -> RandomModel:
         """Draw random factors; returns self."""
         require_interactions(data, "fit")
+        check_params(self.get_params(), self.parameters)
         rng = np.random.default_rng(self.random_state)
         x = rng.standard_normal((data.n_users, self.factors)).astype(np.float32)
         y = rng.standard_normal((data.n_items, self.factors)).astype(np.float32)

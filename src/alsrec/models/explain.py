@@ -21,19 +21,19 @@ fold-in or ``update_users``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alsrec.errors import DataError
-from alsrec.kernels.weights import confidence_numpy, target_numpy
+from alsrec.kernels.weights import cell_weights
 
-if TYPE_CHECKING:
-    from alsrec.models.base import FactorModel
+# ``model`` below is a fitted FactorModel, typed Any: base imports this module,
+# and the sibling-acyclic import contract forbids the import back.
 
 
-def _user_row(model: FactorModel, user_id: Any) -> tuple[np.ndarray, np.ndarray]:
+def _user_row(model: Any, user_id: Any) -> tuple[np.ndarray, np.ndarray]:
     """Columns and values of a known user's interactions (those ``filter_seen`` uses)."""
     row = model.user_index([user_id])[0]
     start, stop = model.seen_.indptr[row], model.seen_.indptr[row + 1]
@@ -44,7 +44,7 @@ def _user_row(model: FactorModel, user_id: Any) -> tuple[np.ndarray, np.ndarray]
 
 
 def _decompose(
-    model: FactorModel, user_id: Any, targets: np.ndarray
+    model: Any, user_id: Any, targets: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """Columns, ratings, weights c p, similarities (|S_u| x len(targets)) and the user bias."""
     objective = model._require_objective()
@@ -54,8 +54,7 @@ def _decompose(
     if objective.use_biases:
         item_bias = model.item_bias_[columns] if model.item_bias_ is not None else 0.0
         residual = values - model.global_bias_ - user_bias - item_bias
-    c = confidence_numpy(residual, objective.confidence_code, objective.alpha)
-    p = target_numpy(residual, objective.target_code)
+    c, p = cell_weights(residual, objective.weights)  # the kernels' own formulas
     y = model.item_factors_.astype(np.float64)
     ys = y[columns]
     w0 = objective.unobserved_weight
@@ -65,7 +64,7 @@ def _decompose(
     return columns, values, c * p, similarity, user_bias
 
 
-def _bias_terms(model: FactorModel, user_bias: float, column: int) -> list[tuple[str, float]]:
+def _bias_terms(model: Any, user_bias: float, column: int) -> list[tuple[str, float]]:
     terms = []
     if model.global_bias_ or model.user_bias_ is not None or model.item_bias_ is not None:
         terms.append(("global bias", float(model.global_bias_)))
@@ -76,7 +75,7 @@ def _bias_terms(model: FactorModel, user_bias: float, column: int) -> list[tuple
     return terms
 
 
-def explain(model: FactorModel, user_id: Any, item_id: Any) -> pd.DataFrame:
+def explain(model: Any, user_id: Any, item_id: Any) -> pd.DataFrame:
     """The score of ``item_id`` for ``user_id`` as a sum over the user's interactions.
 
     Returns
@@ -113,7 +112,7 @@ def explain(model: FactorModel, user_id: Any, item_id: Any) -> pd.DataFrame:
     return frame
 
 
-def reasons(model: FactorModel, user_id: Any, item_ids: Any, top: int = 3) -> pd.DataFrame:
+def reasons(model: Any, user_id: Any, item_ids: Any, top: int = 3) -> pd.DataFrame:
     """The ``top`` interactions that contribute most to each item's score ("because you rated").
 
     One solve of the user's system serves every item.

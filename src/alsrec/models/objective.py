@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from alsrec.errors import ParameterError
-from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES
+from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, Weights, make_weights
+from alsrec.models.params import Param
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ class Objective:
     def target_code(self) -> int:
         """Kernel code of :attr:`target`."""
         return TARGET_CODES[self.target]
+
+    @property
+    def weights(self) -> Weights:
+        """The kernels' record of w0, confidence, alpha and target."""
+        return make_weights(
+            self.unobserved_weight, self.confidence_code, self.alpha, self.target_code
+        )
 
     def row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
         """lambda_u for rows with ``counts`` observed cells against ``n_other`` columns."""
@@ -167,9 +175,16 @@ def _check(objective: Objective) -> None:
         raise ParameterError(
             f"confidence={objective.confidence!r} must be one of {', '.join(CONFIDENCE_CODES)}."
         )
-    if objective.target not in TARGET_CODES:
-        raise ParameterError(f"target={objective.target!r} must be 'value', 'one' or 'liked'.")
+    Param("target", "choice", choices=tuple(TARGET_CODES)).check(objective.target)
     for name in ("unobserved_weight", "alpha", "regularization", "reg_exponent", "bias_damping"):
-        value = getattr(objective, name)
-        if not np.isfinite(value) or value < 0:
-            raise ParameterError(f"{name}={value!r} must be a finite number >= 0.")
+        Param(name, "number", 0.0).check(getattr(objective, name))
+
+
+def damped_means(
+    owner: np.ndarray, residual: np.ndarray, counts: np.ndarray, damping: float
+) -> np.ndarray:
+    """Per owner (user or item): ``sum of its residuals / (its count + damping)``.
+
+    The damped bias of Koren's baseline predictor, shared by training and fold-in.
+    """
+    return np.bincount(owner, residual, len(counts)) / (counts + damping)

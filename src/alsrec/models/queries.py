@@ -23,7 +23,7 @@ interacted with the item.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,17 +31,17 @@ import scipy.sparse as sp
 
 from alsrec.errors import DataError, ParameterError
 from alsrec.kernels import top_n
+from alsrec.models.params import positive_int
 
-if TYPE_CHECKING:
-    from alsrec.models.base import FactorModel
+# ``model`` below is a fitted FactorModel, typed Any: base imports this module,
+# and the sibling-acyclic import contract forbids the import back.
 
 QUERY_BLOCK = 1024  # query rows scored per matrix product
 FALLBACKS = ("popularity",)
 
 
 def _check_n(n: Any) -> int:
-    if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
-        raise ParameterError(f"n={n!r} must be a positive whole number.")
+    positive_int("n").check(n)
     return int(n)
 
 
@@ -145,7 +145,7 @@ def _long_frame(
 
 
 def recommend_users(
-    model: FactorModel,
+    model: Any,
     item_ids: Sequence | np.ndarray | None = None,
     n: int = 10,
     filter_seen: bool = True,
@@ -176,7 +176,7 @@ def recommend_users(
 
 
 def similar_users(
-    model: FactorModel,
+    model: Any,
     user_ids: Sequence | np.ndarray | None = None,
     n: int = 10,
     users: Sequence | np.ndarray | None = None,
@@ -195,7 +195,7 @@ def similar_users(
 
 
 def similar_items(
-    model: FactorModel,
+    model: Any,
     item_ids: Sequence | np.ndarray | None = None,
     n: int = 10,
     items: Sequence | np.ndarray | None = None,
@@ -242,7 +242,7 @@ def _similar(factors, lookup, ids, queries, n, include, exclude, label) -> pd.Da
 
 
 def popular_items(
-    model: FactorModel,
+    model: Any,
     n: int = 10,
     threshold: float | None = None,
     items: Sequence | np.ndarray | None = None,
@@ -267,7 +267,7 @@ def popular_items(
 
 
 def recommend_with_fallback(
-    model: FactorModel,
+    model: Any,
     user_ids: Sequence | np.ndarray,
     n: int,
     filter_seen: bool,

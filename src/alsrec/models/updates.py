@@ -10,19 +10,18 @@ what remains.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import DataError
 from alsrec.kernels import solve_cholesky
-from alsrec.models.objective import Objective
+from alsrec.models.objective import Objective, damped_means
 
-if TYPE_CHECKING:
-    from alsrec.models.base import FactorModel
+# ``model`` below is a fitted FactorModel, typed Any: base imports this module,
+# and the sibling-acyclic import contract forbids the import back.
 
 
 def solve_rows(
@@ -64,7 +63,7 @@ def solve_rows(
         other_bias = fixed_bias if fixed_bias is not None else np.zeros(len(fixed))
         residual = values - global_bias - other_bias[rows.indices]
         owner = np.repeat(np.arange(rows.shape[0]), counts)
-        biases = np.bincount(owner, residual, rows.shape[0]) / (counts + objective.bias_damping)
+        biases = damped_means(owner, residual, counts, objective.bias_damping)
         values = residual - biases[owner]
     out = np.zeros((rows.shape[0], fixed.shape[1]), dtype=fixed.dtype)
     failed = solve_cholesky(
@@ -73,10 +72,7 @@ def solve_rows(
         values.astype(fixed.dtype),
         fixed,
         objective.row_regularization(counts, len(fixed)),
-        objective.unobserved_weight,
-        objective.confidence_code,
-        objective.alpha,
-        objective.target_code,
+        objective.weights,
         np.array([0, rows.shape[0]], dtype=np.int64),
         out,
     )
@@ -88,7 +84,7 @@ def solve_rows(
     return out, biases
 
 
-def update_items(model: FactorModel, data: Interactions) -> None:
+def update_items(model: Any, data: Interactions) -> None:
     """Refresh the items in ``data`` and add new ones, user factors held fixed.
 
     Each item's factors (and bias) become one ridge solve against the fixed

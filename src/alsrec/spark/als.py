@@ -30,9 +30,10 @@ import numpy as np
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.errors import DataError, ParameterError
+from alsrec.errors import AlsrecError, DataError, ParameterError
 from alsrec.models.base import FactorModel
 from alsrec.models.objective import Objective
+from alsrec.models.params import Param, check_params, positive_int
 
 
 @contextmanager
@@ -82,7 +83,12 @@ def spark_counterpart(model: SparkALS, **overrides: Any):
     )
 
 
-class SparkALS(FactorModel):
+class SparkALS(
+    FactorModel,
+    name="SparkALS",
+    specs={"spark": {"dense": False}, "spark-dense": {"dense": True}},
+    requires=("pyspark", "pip install 'alsrec[spark]'"),
+):
     """Spark MLlib ALS behind alsrec's estimator API.
 
     Parameters
@@ -101,6 +107,18 @@ class SparkALS(FactorModel):
     spark : SparkSession, optional
         The session to use; default :func:`~alsrec.spark.local_session`.
     """
+
+    parameters = (
+        positive_int("factors"),
+        Param("regularization", "number", 0.0),
+        positive_int("iterations"),
+        Param("alpha", "number", 0.0),
+        Param("implicit", "bool"),
+        Param("nonnegative", "bool"),
+        Param("random_state", "int", 0.0),
+        Param("dense", "bool"),
+        Param("num_blocks", "int", 1.0, optional=True),
+    )
 
     def __init__(
         self,
@@ -162,14 +180,11 @@ class SparkALS(FactorModel):
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any) -> SparkALS:
         """Train on Spark; the factors come back into this alsrec model. Returns self."""
-        from pyspark.ml.recommendation import ALS as SparkMLALS
-
-        for name in ("factors", "iterations"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ParameterError(f"{name}={value!r} must be a positive whole number.")
-        if not self.regularization >= 0:
-            raise ParameterError(f"regularization={self.regularization!r} must be >= 0.")
+        check_params(self.get_params(), self.parameters)
+        try:
+            from pyspark.ml.recommendation import ALS as SparkMLALS
+        except ImportError:
+            raise AlsrecError("SparkALS needs pyspark: pip install 'alsrec[spark]'") from None
         interactions = self._to_interactions(data)
         if max(interactions.shape) > np.iinfo(np.int32).max:
             raise DataError("Spark ALS needs user and item counts that fit in int32.")

@@ -1,4 +1,4 @@
-"""Peer libraries as alsrec models, so they are scored on the same folds.
+"""Peer libraries as alsrec models, so evaluation scores them on the same folds.
 
 Each adapter fits the peer, then hands its factors to alsrec's fitted-model
 type: recommend, evaluation and persistence are then alsrec's own.
@@ -8,19 +8,33 @@ from __future__ import annotations
 
 import numpy as np
 
-from alsrec.data.interactions import Interactions
-from alsrec.data.validation import require_interactions
+from alsrec.data.interactions import Interactions, require_interactions
 from alsrec.errors import AlsrecError
 from alsrec.models.base import FactorModel
+from alsrec.models.params import Param, check_params, positive_int
 
 
-class ImplicitALS(FactorModel):
+class ImplicitALS(
+    FactorModel,
+    name="ImplicitALS",
+    specs={"implicit-lib": {}},
+    requires=("implicit", "pip install implicit"),
+):
     """The implicit library's CPU ALS (benfred/implicit) behind alsrec's API.
 
     Its objective weighs observed cells by ``alpha * r`` and the rest by 1,
     targets 1, with plain ``regularization`` (alsrec's ``implicit`` preset
     with ``confidence="scaled"``). Needs ``pip install implicit``.
     """
+
+    parameters = (
+        positive_int("factors"),
+        Param("regularization", "number", 0.0),
+        Param("alpha", "number", 0.0),
+        positive_int("iterations"),
+        Param("use_cg", "bool"),
+        Param("random_state", "int", 0.0, optional=True),
+    )
 
     def __init__(
         self,
@@ -48,6 +62,7 @@ class ImplicitALS(FactorModel):
                 "ImplicitALS needs the implicit library: pip install implicit"
             ) from None
         require_interactions(data, "fit")
+        check_params(self.get_params(), self.parameters)
         with threadpool_limits(1, "blas"):  # implicit's own advice for its CPU solver
             model = AlternatingLeastSquares(
                 factors=self.factors,
