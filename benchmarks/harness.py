@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "benchmarks" / ".cache"
 
 
-def run_worker(task: dict, timeout: float = 3600) -> dict:
-    """Run ``benchmarks.workers`` on one task in a child process; return its JSON result."""
+def run_worker(task: dict, timeout: float = 3600, module: str = "benchmarks.workers") -> dict:
+    """Run ``module`` (``python -m module '<json task>'``) in a child process; return its JSON."""
     env = dict(os.environ)
     env.setdefault("PYTHONHASHSEED", "0")
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.workers", json.dumps(task)],
+        [sys.executable, "-m", module, json.dumps(task)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -65,3 +65,12 @@ def ml_small(ml_dir):
     from alsrec.datasets import load_movielens
 
     return load_movielens("ml-latest-small", ml_dir, download_missing=False)
+
+
+@pytest.fixture(scope="session")
+def lastfm_dir() -> Path:
+    """The folder holding hetrec2011-lastfm-2k (same lookup as ml-latest-small)."""
+    folder = movielens_dir()
+    if folder is None or not (folder / "hetrec2011-lastfm-2k" / "user_artists.dat").is_file():
+        pytest.skip("hetrec2011-lastfm-2k not found: set ALSREC_DATA_DIR")
+    return folder

@@ -2,7 +2,7 @@
 
 from alsrec._version import __version__
 from alsrec.data import Interactions, describe, generate
-from alsrec.datasets import load_movielens
+from alsrec.datasets import load_lastfm, load_movielens
 from alsrec.errors import (
     AlsrecError,
     DataError,
@@ -30,6 +30,7 @@ __all__ = [
     "__version__",
     "describe",
     "generate",
+    "load_lastfm",
     "load_model",
     "load_movielens",
 ]

@@ -20,8 +20,8 @@ from alsrec.evaluation.study import StudyResult
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2rem auto;
        max-width: 980px; color: #222; line-height: 1.5; padding: 0 1rem; }
-h1 { font-size: 1.8rem; margin-bottom: .2rem; }
-h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; }
+h1 { font-size: 1.8rem; margin-bottom: .2rem; text-align: left; }
+h2 { margin-top: 2rem; border-bottom: 1px solid #ddd; text-align: left; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
@@ -29,6 +29,9 @@ figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1
 figcaption { color: #666; font-size: .9rem; } .sentence { font-size: 1.02rem; margin: .4rem 0; }
 code, pre { background: #f6f6f6; padding: .1rem .3rem; border-radius: 3px; font-size: .88rem; }
 pre { padding: .6rem; overflow-x: auto; } .muted { color: #777; }
+th.text, td.text { text-align: left; } td:first-child { white-space: nowrap; }
+td.params { text-align: left; font-family: ui-monospace, Menlo, Consolas, monospace;
+            font-size: .82rem; white-space: normal; }
 """
 
 
@@ -41,18 +44,39 @@ def _figure(png: bytes, alt: str, caption: str) -> str:
 
 
 def _table(frame: pd.DataFrame, floats: str = "{:.4f}") -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    # Text columns read left-aligned, numbers right-aligned.
+    text = [not pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    align = [' class="text"' if t else "" for t in text]
+    head = "".join(
+        f"<th{a}>{html.escape(str(c))}</th>" for c, a in zip(frame.columns, align, strict=True)
+    )
     rows = []
     for _, row in frame.iterrows():
         cells = []
-        for value in row:
+        for value, a in zip(row, align, strict=True):
             if isinstance(value, float | np.floating):
-                text = "" if np.isnan(value) else floats.format(value)
+                shown = "" if np.isnan(value) else floats.format(value)
             else:
-                text = str(value)
-            cells.append(f"<td>{html.escape(text)}</td>")
+                shown = str(value)
+            cells.append(f"<td{a}>{html.escape(shown)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _params_table(params: dict[str, dict]) -> str:
+    """One row per model: every parameter that has a value (None ones are left out)."""
+    rows = []
+    for model, values in params.items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items() if v is not None)
+        rows.append(
+            f"<tr><td>{html.escape(model)}</td>"
+            f'<td class="params">{html.escape(shown or "(no parameters)")}</td></tr>'
+        )
+    return (
+        '<table><thead><tr><th>model</th><th class="text">parameters (get_params)</th></tr>'
+        "</thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _versions() -> str:
@@ -79,6 +103,10 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
     stats = study.stats
     metric = study.metrics[0]
     per_user = study.cv.user_means(metric)
+    first = study.summary[study.summary["metric"] == metric]
+    intervals = {
+        row.model: (row.mean, row.ci_low, row.ci_high) for row in first.itertuples(index=False)
+    }
     figures = [
         _figure(
             plots.ratings_per_user_histogram(study.user_counts),
@@ -88,13 +116,20 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
         _figure(
             plots.metric_histograms({m: per_user[m].to_numpy() for m in per_user.columns}, metric),
             f"per-user {metric}",
-            f"Per-user {metric} of every model, averaged over seeds; legend: mean (mu) and "
-            f"standard deviation (sigma) over users.",
+            f"Per-user {metric} of every model (averaged over seeds), one panel per model with "
+            f"its own count axis; the dashed line is the model's mean.",
         ),
         _figure(
             plots.discount_curve(_cutoff(metric)),
             "discount curve",
             "The DCG position discount: rank 1 counts fully, rank 20 about a fifth.",
+        ),
+        _figure(
+            plots.mean_intervals(intervals, metric),
+            f"mean {metric} with confidence intervals",
+            f"Mean {metric} of every model with its 95% bootstrap confidence interval over "
+            f"users; intervals that do not overlap are clearly different, and the paired "
+            f"comparisons below are sharper still.",
         ),
     ]
     summary = study.summary.copy()
@@ -109,8 +144,9 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
     if study.recommendations is not None:
         recs = (
             f"<h2>Example recommendations</h2><p>Top {len(study.recommendations)} unseen "
-            f"items for user {html.escape(str(study.example_user))}, from the first model "
-            f"fitted on all data.</p>" + _table(study.recommendations, "{:.3f}")
+            f"items for user {html.escape(str(study.example_user))}, from "
+            f"<b>{html.escape(str(study.recommender))}</b> fitted on all data.</p>"
+            + _table(study.recommendations, "{:.3f}")
         )
     command_text = shlex.join(command if command is not None else ["alsrec", *sys.argv[1:]])
     return f"""<!DOCTYPE html>
@@ -127,8 +163,11 @@ computed in {study.seconds:.1f} s.</p>
 {figures[0]}
 <h2>Results</h2>
 {_table(summary)}
+{figures[3]}
 {sentences}
 {figures[1]}
+<h2>The models</h2>
+{_params_table(study.params)}
 <h2>How NDCG counts ranks</h2>
 {figures[2]}
 <h2>Fit times</h2>

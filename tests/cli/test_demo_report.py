@@ -37,10 +37,19 @@ def test_demo_reproduces_the_blog_study(demo_report):
         "NDCG@20",
         "95% CI",
         "alsrec demo",
-        "<th>title</th>",
+        '<th class="text">title</th>',
         "beats popularity by",
+        "The models",
+        "from <b>alsrec-best</b> fitted on all data",
+        # every model's parameters, preset defaults filled in
+        "preset=&#x27;zeros&#x27;, factors=64, regularization=0.05",
+        "preset=&#x27;zeros&#x27;, factors=20, regularization=0.001",
+        "random_state=0, factors=64",
+        "one panel per model",
+        "with its 95% bootstrap confidence interval",
     ):
         assert needed in text
+    assert "alsrec-report" not in payload["files"]["report"]  # --report was honoured
 
 
 @pytest.mark.slow
@@ -69,16 +78,30 @@ def test_report_renders_in_headless_chromium(demo_report):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(report.as_uri())
         images = page.evaluate(
-            "Array.from(document.images).map(i => ({complete: i.complete, natural: i.naturalWidth,"
+            "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete,"
+            " natural: i.naturalWidth, naturalHeight: i.naturalHeight,"
             " width: i.getBoundingClientRect().width, height: i.getBoundingClientRect().height}))"
+        )
+        titles = page.evaluate(
+            "Array.from(document.querySelectorAll('h1, h2'))"
+            ".map(h => getComputedStyle(h).textAlign)"
         )
         title = page.title()
         browser.close()
     assert errors == []
-    assert len(images) == 3
+    assert [i["alt"] for i in images] == [
+        "ratings per user",
+        "mean NDCG@20 with confidence intervals",
+        "per-user NDCG@20",
+        "discount curve",
+    ]
     for image in images:
         assert image["complete"]
         assert image["natural"] > 0
         assert image["width"] > 100
         assert image["height"] > 100
+        assert image["width"] <= image["natural"] + 2  # never blown up (2: the 1px border)
+    panels = images[2]
+    assert panels["naturalHeight"] > 4 * 120  # four model panels stacked, each readable
+    assert set(titles) == {"left"}
     assert "ml-latest-small" in title

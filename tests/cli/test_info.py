@@ -23,12 +23,16 @@ def run_cli(*args: str, env_dir=None, cwd=None) -> subprocess.CompletedProcess:
 
 
 def test_info_on_movielens_prints_blog_statistics(ml_dir, tmp_path):
-    result = run_cli("info", "ml-latest-small", env_dir=ml_dir, cwd=tmp_path)
+    png = tmp_path / "users.png"
+    result = run_cli(
+        "info", "ml-latest-small", "--histogram", str(png), env_dir=ml_dir, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "610 users x 9,724 items" in result.stdout
     assert "100,836" in result.stdout
     assert "density            1.7000%" in result.stdout
-    assert (tmp_path / "ml-latest-small-ratings-per-user.png").stat().st_size > 5000
+    assert png.stat().st_size > 5000
+    assert [p.name for p in tmp_path.iterdir()] == ["users.png"]
 
 
 def test_info_json_on_csv(tmp_path):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import socket
 import threading
+import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from alsrec.datasets import load_movielens
-from alsrec.datasets.download import safe_extract
+from alsrec.datasets.download import download, safe_extract
 from alsrec.errors import DownloadError
 
 RATINGS = "userId,movieId,rating,timestamp\n1,1,4.0,964982703\n2,1,5.0,964982704\n2,3,1.0,9\n"
@@ -139,3 +141,54 @@ def test_local_zip_is_extracted_without_network(tmp_path, monkeypatch):
     (tmp_path / "ml-latest-small.zip").write_bytes(GOOD)
     data = load_movielens("ml-latest-small", tmp_path, progress=False)
     assert data.nnz == 3
+
+
+@pytest.fixture
+def silent_server(monkeypatch):
+    """A real TCP server on 127.0.0.1 that accepts connections and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_forever():
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            accepted.append(connection)  # held open, never read or written
+
+    thread = threading.Thread(target=accept_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("ALSREC_MOVIELENS_URL", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    yield accepted
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def test_silent_server_times_out_with_a_message_and_leaves_nothing(silent_server, tmp_path, capsys):
+    started = time.perf_counter()
+    with pytest.raises(DownloadError, match=r"127\.0\.0\.1:\d+ did not answer within 0\.3 s"):
+        load_movielens("ml-latest-small", tmp_path, progress=True, timeout=0.3)
+    elapsed = time.perf_counter() - started
+    assert silent_server  # the server really accepted the connection
+    assert elapsed < 5  # not the old 60 s of silence
+    said = capsys.readouterr().err
+    assert "downloading ml-latest-small from http://127.0.0.1:" in said
+    assert "silent for 0.3 s" in said
+    assert leftovers(tmp_path) == []
+
+
+def test_silent_server_times_out_in_download_itself(silent_server, tmp_path):
+    import os
+
+    url = os.environ["ALSREC_MOVIELENS_URL"] + "/ml-latest-small.zip"
+    with pytest.raises(DownloadError, match=r"could not download .* within 0\.2 s"):
+        download(url, tmp_path / "x.zip", None, progress=False, timeout=0.2)
+    assert leftovers(tmp_path) == []

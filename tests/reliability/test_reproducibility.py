@@ -1,5 +1,6 @@
 """Same inputs, same seed: bit-identical factors and identical evaluation, every time."""
 
+import os
 import subprocess
 import sys
 
@@ -90,3 +91,41 @@ def test_thread_limits_touch_only_numbas_count_in_the_calling_thread():
         assert blas_threads() == blas_before
     assert seen_elsewhere == [numba.config.NUMBA_NUM_THREADS]  # other threads keep their count
     assert numba.get_num_threads() == outside
+
+
+CONCURRENT_FITS = """
+import threading
+import numpy as np
+from alsrec import ALS, generate
+
+data = generate(400, 300, 8000, values="implicit", seed=0).interactions
+solvers = ["cholesky", "cg", "cholesky", "cg"]
+
+def fit(solver):
+    model = ALS("implicit", factors=8, iterations=3, random_state=0, solver=solver)
+    return model.fit(data).item_factors_
+
+alone = {solver: fit(solver) for solver in set(solvers)}
+results = {}
+threads = [
+    threading.Thread(target=lambda i=i: results.__setitem__(i, fit(solvers[i])))
+    for i in range(len(solvers))
+]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(all(np.array_equal(results[i], alone[s]) for i, s in enumerate(solvers)))
+"""
+
+
+@pytest.mark.parametrize("layer", ["default", "workqueue"])
+def test_fits_in_several_threads_at_once_equal_fits_alone(layer):
+    env = dict(os.environ)
+    if layer == "workqueue":  # the layer that cannot run two launches at once
+        env["NUMBA_THREADING_LAYER"] = "workqueue"
+    result = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_FITS], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["True"]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -12,7 +15,7 @@ from typing import Any, TypeVar
 import typer
 
 from alsrec.data import Interactions
-from alsrec.datasets import VARIANTS, load_movielens
+from alsrec.datasets import LASTFM_NAMES, VARIANTS, load_lastfm, load_movielens
 from alsrec.errors import AlsrecError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,18 +29,83 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def note(message: str) -> None:
+    """Print a one-line note on stderr: something the user should know, not an error."""
+    typer.echo(f"note: {message}", err=True)
+
+
+# Python keyword arguments that the CLI exposes as flags: messages written for
+# Python callers ("pass sep=';'") are re-worded with the flag ("pass --sep ';'").
+FLAGS = {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "alpha",
+        "duplicates",
+        "factors",
+        "item_col",
+        "iterations",
+        "reg_exponent",
+        "regularization",
+        "rating_col",
+        "sep",
+        "solver",
+        "threshold",
+        "timestamp_col",
+        "unobserved_weight",
+        "user_col",
+    )
+}
+_QUOTED = r"'(?:[^'\\]|\\.)*'"
+_KEYWORD = re.compile(rf"\b({'|'.join(FLAGS)})=((?:{_QUOTED})(?:(?:, | or ){_QUOTED})*|[\w.+-]+)")
+
+
+def _shell_value(python_value: str) -> str:
+    """``'sum'`` -> ``sum``; ``';'`` -> ``';'`` (quoted for the shell); ``'\\t'`` -> ``$'\\t'``."""
+    if not python_value.startswith("'"):
+        return python_value
+    text = python_value[1:-1]
+    if "\\" in text:
+        return f"$'{text}'"
+    return shlex.quote(text)
+
+
+def cli_words(message: str) -> str:
+    """Re-word ``name=value`` keyword arguments in ``message`` as command-line flags.
+
+    ``"Pass duplicates='sum', 'mean' or 'last'"`` becomes
+    ``"Pass --duplicates sum, mean or last"``.
+    """
+
+    def flag(match: re.Match[str]) -> str:
+        values = re.sub(_QUOTED, lambda v: _shell_value(v.group(0)), match.group(2))
+        return f"{FLAGS[match.group(1)]} {values}"
+
+    return _KEYWORD.sub(flag, message)
+
+
 def handle_errors(command: F) -> F:
-    """Turn alsrec's deliberate errors and OS errors into one line and exit code 1."""
+    """Turn alsrec's deliberate errors and OS errors into one line and exit code 1.
+
+    Warnings become one ``warning:`` line each, in the CLI's words, instead of
+    Python's two-line format with a source path.
+    """
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (AlsrecError, OSError) as exc:
-            if STATE["debug"]:
-                raise
-            message = " ".join(str(exc).split())
-            raise fail(message) from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                return command(*args, **kwargs)
+            except (AlsrecError, OSError) as exc:
+                if STATE["debug"]:
+                    raise
+                message = cli_words(" ".join(str(exc).split()))
+                raise fail(message) from None
+            finally:
+                for item in caught:
+                    if not issubclass(item.category, DeprecationWarning):
+                        text = cli_words(" ".join(str(item.message).split()))
+                        typer.echo(f"warning: {text}", err=True)
 
     return wrapper  # type: ignore[return-value]
 
@@ -56,14 +124,34 @@ def load_data(
     rating_col: str | None = None,
     timestamp_col: str | None = None,
     sep: str | None = None,
+    duplicates: str | None = None,
 ) -> Interactions:
-    """DATA is a MovieLens name (``ml-latest-small``) or a CSV/TSV/Parquet path."""
+    """DATA is a data set name (``ml-latest-small``, ``lastfm``) or a CSV/TSV/Parquet path."""
+    file_options = {
+        "--user-col": user_col,
+        "--item-col": item_col,
+        "--rating-col": rating_col,
+        "--timestamp-col": timestamp_col,
+        "--sep": sep,
+        "--duplicates": duplicates,
+    }
     if is_movielens_name(data):
+        given = [flag for flag, value in file_options.items() if value is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise fail(
+                f"{', '.join(given)} only {verb} to CSV/TSV/Parquet files; {data} is a MovieLens "
+                f"name with fixed columns. Drop {', '.join(given)}, or give a file path."
+            )
         return load_movielens(data, data_dir, progress=sys.stderr.isatty())
+    if data.lower() in LASTFM_NAMES and not Path(data).exists():
+        return load_lastfm(data_dir, progress=sys.stderr.isatty())
     path = Path(data)
     if not path.exists():
         names = ", ".join(VARIANTS)
-        raise fail(f"{data} is neither a file nor a MovieLens name ({names}). Check the path.")
+        raise fail(
+            f"{data} is neither a file nor a MovieLens name ({names}) nor lastfm. Check the path."
+        )
     kwargs: dict[str, Any] = {
         "user_col": user_col,
         "item_col": item_col,
@@ -72,7 +160,37 @@ def load_data(
     }
     if sep is not None:
         kwargs["sep"] = sep
-    return Interactions.from_file(path, **kwargs)
+    if duplicates is not None:
+        kwargs["duplicates"] = duplicates
+    interactions = Interactions.from_file(path, **kwargs)
+    if rating_col is None:
+        _note_if_binary(path, sep)
+    return interactions
+
+
+def _note_if_binary(path: Path, sep: str | None) -> None:
+    """Say so when no rating column was found: every interaction then counts as 1."""
+    from alsrec.data.interactions import RATING_COLUMN_ALIASES
+
+    columns = _column_names(path, sep)
+    if any(alias in columns for alias in RATING_COLUMN_ALIASES):
+        return
+    note(
+        f"{path.name} has no rating column ({', '.join(RATING_COLUMN_ALIASES)}), so every "
+        f"interaction counts as 1; to use ratings, name their column with --rating-col "
+        f"(columns found: {', '.join(map(str, columns))})."
+    )
+
+
+def _column_names(path: Path, sep: str | None) -> list[str]:
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    import pandas as pd
+
+    default = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    return list(pd.read_csv(path, sep=sep or default, nrows=0).columns)
 
 
 def emit_json(payload: Any) -> None:
@@ -146,3 +264,21 @@ def coerce_id(value: str, ids) -> Any:
         except ValueError:
             raise fail(f"id {value!r} is not a whole number, but this model's ids are.") from None
     return value
+
+
+def with_seed(model: Any, seed: int) -> Any:
+    """``model`` rebuilt with ``random_state=seed`` when it takes a random_state at all."""
+    params = model.get_params()
+    if "random_state" not in params:
+        return model
+    return type(model)(**{**params, "random_state": seed})
+
+
+def require_pyspark(flag: str) -> None:
+    """Fail fast, before any work, when ``flag`` needs pyspark and it is not installed."""
+    import importlib
+
+    try:
+        importlib.import_module("pyspark")
+    except ImportError:
+        raise fail(f"{flag} needs pyspark: pip install 'alsrec[spark]'") from None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
+import numpy as np
 import typer
+from typer.core import TyperCommand
 
 from alsrec import plots
 from alsrec.cli import features
@@ -17,13 +20,32 @@ from alsrec.cli.common import (
     fail,
     handle_errors,
     load_data,
+    note,
     parse_grid,
     parse_model_spec,
+    require_pyspark,
+    with_seed,
 )
 from alsrec.data import describe
 from alsrec.data.interactions import ITEM_COLUMN_ALIASES
 
-app = typer.Typer(
+
+class _PlainUsageCommand(TyperCommand):
+    """Usage lines as click writes them (``[OPTIONS] DATA``), without typer's ``{DATA}``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
+class _App(typer.Typer):
+    """A Typer whose commands all use :class:`_PlainUsageCommand`."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any):
+        return super().command(*args, cls=cls or _PlainUsageCommand, **kwargs)
+
+
+app = _App(
     name="alsrec",
     help="Recommendations by matrix factorization trained with alternating least squares.",
     no_args_is_help=True,
@@ -35,7 +57,8 @@ app = typer.Typer(
 DataArg = Annotated[
     str,
     typer.Argument(
-        help="A MovieLens name (ml-latest-small, ml-1m, ...) or a CSV/TSV/Parquet file."
+        metavar="DATA",
+        help="A MovieLens name (ml-latest-small, ml-1m, ...) or a CSV/TSV/Parquet file.",
     ),
 ]
 DataDirOpt = Annotated[
@@ -43,33 +66,80 @@ DataDirOpt = Annotated[
     typer.Option(
         "--data-dir",
         envvar="ALSREC_DATA_DIR",
+        metavar="DIR",
         help="Folder holding (or receiving) MovieLens data. Env: ALSREC_DATA_DIR.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-UserColOpt = Annotated[str | None, typer.Option(help="User id column of a CSV/Parquet file.")]
-ItemColOpt = Annotated[str | None, typer.Option(help="Item id column of a CSV/Parquet file.")]
-RatingColOpt = Annotated[str | None, typer.Option(help="Rating column of a CSV/Parquet file.")]
-TimeColOpt = Annotated[str | None, typer.Option(help="Timestamp column of a CSV/Parquet file.")]
-SepOpt = Annotated[str | None, typer.Option(help="Field separator of a text file.")]
+UserColOpt = Annotated[
+    str | None, typer.Option(metavar="COLUMN", help="User id column of a CSV/Parquet file.")
+]
+ItemColOpt = Annotated[
+    str | None, typer.Option(metavar="COLUMN", help="Item id column of a CSV/Parquet file.")
+]
+RatingColOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="COLUMN",
+        help="Rating column of a CSV/Parquet file (without one, every interaction counts as 1).",
+    ),
+]
+TimeColOpt = Annotated[
+    str | None, typer.Option(metavar="COLUMN", help="Timestamp column of a CSV/Parquet file.")
+]
+SepOpt = Annotated[
+    str | None, typer.Option(metavar="SEP", help="Field separator of a text file, e.g. ';'.")
+]
+DuplicatesOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="POLICY",
+        help="Repeated (user, item) pairs: sum, mean or last (default: refuse them).",
+    ),
+]
 ModelsOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--model",
         "-m",
+        metavar="MODEL",
         help="A model to evaluate, repeatable: zeros, implicit, explicit, popularity, random, "
         "implicit-lib, spark, spark-dense; options after a colon "
         "(zeros:factors=48,unobserved_weight=0.2); a label before '=' (best=zeros:...).",
     ),
 ]
 ProtocolOpt = Annotated[
-    str, typer.Option(help="blog, crossfold, holdout or temporal.", show_default=True)
+    str,
+    typer.Option(
+        metavar="PROTOCOL", help="blog, crossfold, holdout or temporal.", show_default=True
+    ),
 ]
+SeedsHelp = (
+    "Comma-separated seeds: each gives new folds, and the first seeds every model "
+    "that takes a random_state and was not given one."
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from alsrec import __version__
+
+        typer.echo(f"alsrec {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main_options(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print alsrec's version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """alsrec: ALS recommenders with honest evaluation."""
     STATE["debug"] = debug
@@ -83,31 +153,46 @@ def info(
     data_dir: DataDirOpt = None,
     histogram: Annotated[
         Path | None,
-        typer.Option(help="Where to write the ratings-per-user histogram PNG."),
+        typer.Option(
+            metavar="PNG",
+            help="Also write the ratings-per-user histogram to this PNG (nothing is written "
+            "without it).",
+        ),
     ] = None,
     user_col: UserColOpt = None,
     item_col: ItemColOpt = None,
     rating_col: RatingColOpt = None,
     sep: SepOpt = None,
+    duplicates: DuplicatesOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Print the data set's statistics and write its ratings-per-user histogram.
+    """Print the data set's statistics; --histogram also draws ratings per user.
 
     Examples:
 
+    \b
         alsrec info ml-latest-small
-
         alsrec info ratings.csv --user-col uid --item-col sku --histogram users.png
     """
-    interactions = load_data(data, data_dir, user_col, item_col, rating_col, sep=sep)
+    interactions = load_data(
+        data, data_dir, user_col, item_col, rating_col, sep=sep, duplicates=duplicates
+    )
     stats = describe(interactions)
     label = interactions.name or Path(data).stem
-    histogram = histogram or Path(f"{label}-ratings-per-user.png")
-    plots.ratings_per_user_histogram(interactions.user_counts(), histogram)
+    if histogram is not None:
+        plots.ratings_per_user_histogram(interactions.user_counts(), histogram)
     if json_output:
-        emit_json({"data": label, "statistics": stats.to_dict(), "histogram": str(histogram)})
+        emit_json(
+            {
+                "data": label,
+                "statistics": stats.to_dict(),
+                "histogram": None if histogram is None else str(histogram),
+            }
+        )
         return
-    typer.echo(f"{label}\n{stats.to_text()}\nhistogram of ratings per user: {histogram}")
+    typer.echo(f"{label}\n{stats.to_text()}")
+    if histogram is not None:
+        typer.echo(f"histogram of ratings per user: {histogram}")
 
 
 # ---------------------------------------------------------------------------- train
@@ -115,35 +200,50 @@ def info(
 @handle_errors
 def train(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the model.")],
-    preset: Annotated[str, typer.Option(help="implicit, explicit or zeros.")] = "implicit",
-    factors: Annotated[int | None, typer.Option(help="Latent dimension k.")] = None,
-    regularization: Annotated[float | None, typer.Option(help="lambda.")] = None,
-    alpha: Annotated[float | None, typer.Option(help="Confidence scale (implicit).")] = None,
-    unobserved_weight: Annotated[float | None, typer.Option(help="w0 of missing cells.")] = None,
-    reg_exponent: Annotated[float | None, typer.Option(help="Count scaling nu.")] = None,
-    iterations: Annotated[int | None, typer.Option(help="ALS iterations.")] = None,
-    solver: Annotated[str, typer.Option(help="cholesky or cg.")] = "cholesky",
-    seed: Annotated[int, typer.Option(help="random_state.")] = 0,
-    threads: Annotated[int, typer.Option(help="0 = all cores.")] = 0,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="Where to save the model.")
+    ],
+    preset: Annotated[
+        str, typer.Option(metavar="PRESET", help="implicit, explicit or zeros.")
+    ] = "implicit",
+    factors: Annotated[int | None, typer.Option(metavar="K", help="Latent dimension k.")] = None,
+    regularization: Annotated[
+        float | None, typer.Option(metavar="LAMBDA", help="Regularization lambda.")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(metavar="ALPHA", help="Confidence scale (implicit).")
+    ] = None,
+    unobserved_weight: Annotated[
+        float | None, typer.Option(metavar="W0", help="Weight w0 of missing cells.")
+    ] = None,
+    reg_exponent: Annotated[
+        float | None, typer.Option(metavar="NU", help="Count scaling nu of lambda.")
+    ] = None,
+    iterations: Annotated[int | None, typer.Option(metavar="N", help="ALS iterations.")] = None,
+    solver: Annotated[str, typer.Option(metavar="SOLVER", help="cholesky or cg.")] = "cholesky",
+    seed: Annotated[int, typer.Option(metavar="SEED", help="Seed of the initial factors.")] = 0,
+    threads: Annotated[int, typer.Option(metavar="N", help="CPU threads; 0 = all cores.")] = 0,
     data_dir: DataDirOpt = None,
     user_col: UserColOpt = None,
     item_col: ItemColOpt = None,
     rating_col: RatingColOpt = None,
     sep: SepOpt = None,
+    duplicates: DuplicatesOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Fit an ALS model (progress bar with the loss) and save it.
 
     Examples:
 
+    \b
         alsrec train ml-latest-small -o zeros.alsrec --preset zeros
-
         alsrec train clicks.csv -o model.alsrec --preset implicit --factors 64 --alpha 10
     """
     from alsrec.models import ALS
 
-    interactions = load_data(data, data_dir, user_col, item_col, rating_col, sep=sep)
+    interactions = load_data(
+        data, data_dir, user_col, item_col, rating_col, sep=sep, duplicates=duplicates
+    )
     model = ALS(
         preset,
         factors=factors,
@@ -191,15 +291,23 @@ def _print_table(frame, json_output: bool, header: dict) -> None:
 @app.command()
 @handle_errors
 def recommend(
-    model_path: Annotated[Path, typer.Argument(help="A model saved by `alsrec train`.")],
-    user: Annotated[str | None, typer.Option("--user", "-u", help="A known user id.")] = None,
-    n: Annotated[int, typer.Option("-n", help="How many items.")] = 10,
+    model_path: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A model saved by `alsrec train`.")
+    ],
+    user: Annotated[
+        str | None, typer.Option("--user", "-u", metavar="ID", help="A known user id.")
+    ] = None,
+    n: Annotated[int, typer.Option("-n", metavar="N", help="How many items.")] = 10,
     threshold: Annotated[
-        float | None, typer.Option(help="Only items scoring at least this.")
+        float | None, typer.Option(metavar="SCORE", help="Only items scoring at least this.")
     ] = None,
     new_user_ratings: Annotated[
         Path | None,
-        typer.Option(help="CSV of item,rating for a user not in the model (fold-in)."),
+        typer.Option(
+            metavar="CSV",
+            help="CSV of item,rating for a user not in the model (fold-in); items the model "
+            "does not know are skipped with a note.",
+        ),
     ] = None,
     include_seen: Annotated[bool, typer.Option(help="Keep items the user has seen.")] = False,
     json_output: JsonOpt = False,
@@ -208,43 +316,76 @@ def recommend(
 
     Examples:
 
+    \b
         alsrec recommend zeros.alsrec --user 1 -n 10
-
         alsrec recommend zeros.alsrec --new-user-ratings my_ratings.csv --threshold 3.5
     """
-    import pandas as pd
-
     from alsrec.models import load_model
 
     model = load_model(model_path)
     if (user is None) == (new_user_ratings is None):
         raise fail("give either --user ID or --new-user-ratings FILE.")
     if new_user_ratings is not None:
-        if not new_user_ratings.is_file():
-            raise fail(f"no such file: {new_user_ratings}. Check the path.")
-        ratings = pd.read_csv(new_user_ratings)
-        item_col = next((c for c in ITEM_COLUMN_ALIASES if c in ratings.columns), None)
-        if item_col is None:
-            raise fail(f"{new_user_ratings} needs an 'item' column (and optionally 'rating').")
-        items = [coerce_id(str(x), model.item_ids_) for x in ratings[item_col]]
-        values = ratings["rating"].to_numpy() if "rating" in ratings.columns else None
+        items, values = _new_user_ratings(new_user_ratings, model.item_ids_)
         frame = model.recommend_new_user(
             items, values, n=n, threshold=threshold, filter_seen=not include_seen
         )
         header = {"user": None, "new_user_items": len(items)}
     else:
         user_id = coerce_id(user, model.user_ids_)
+        if not np.isin([user_id], model.user_ids_)[0]:
+            raise fail(
+                f"unknown user id {user_id!r}: the model was not trained on this user. "
+                f"For a new user, pass their ratings with --new-user-ratings FILE "
+                f"(CSV with item,rating columns)."
+            )
         frame = model.recommend(user_id, n=n, threshold=threshold, filter_seen=not include_seen)
         header = {"user": user_id}
     _print_table(frame, json_output, header)
 
 
+def _new_user_ratings(path: Path, item_ids) -> tuple[list, np.ndarray | None]:
+    """The (item, rating) rows of ``path`` that the model knows; a note names the others."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise fail(f"no such file: {path}. Check the --new-user-ratings path.")
+    ratings = pd.read_csv(path, dtype=str)
+    item_col = next((c for c in ITEM_COLUMN_ALIASES if c in ratings.columns), None)
+    if item_col is None:
+        raise fail(f"{path} needs an 'item' column (and optionally 'rating'); see --help.")
+    items = [coerce_id(x.strip(), item_ids) for x in ratings[item_col]]
+    values = None
+    if "rating" in ratings.columns:
+        values = pd.to_numeric(ratings["rating"], errors="coerce").to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise fail(f"{path} line {row + 2}: the rating is not a number. Fix or remove it.")
+    known = np.isin(np.asarray(items, dtype=object), np.asarray(item_ids, dtype=object))
+    if not known.any():
+        raise fail(
+            f"none of the {len(items)} items in {path} is known to the model; check the item ids."
+        )
+    if not known.all():
+        unknown = [items[i] for i in np.flatnonzero(~known)]
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        note(
+            f"skipped {len(unknown)} of the {len(items)} rows of {path.name}: items the model "
+            f"does not know ({shown})."
+        )
+        items = [item for item, keep in zip(items, known, strict=True) if keep]
+        values = None if values is None else values[known]
+    return items, values
+
+
 @app.command()
 @handle_errors
 def similar(
-    model_path: Annotated[Path, typer.Argument(help="A model saved by `alsrec train`.")],
-    item: Annotated[str, typer.Option("--item", "-i", help="An item id.")],
-    n: Annotated[int, typer.Option("-n", help="How many items.")] = 10,
+    model_path: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A model saved by `alsrec train`.")
+    ],
+    item: Annotated[str, typer.Option("--item", "-i", metavar="ID", help="An item id.")],
+    n: Annotated[int, typer.Option("-n", metavar="N", help="How many items.")] = 10,
     json_output: JsonOpt = False,
 ) -> None:
     """Items most similar to an item (cosine of item factors).
@@ -287,21 +428,28 @@ def _protocol(
     return protocol(**{k: v for k, v in options.items() if v is not None and k in accepted})
 
 
-def _models(specs: list[str] | None, default: list[str]) -> dict:
+def _models(specs: list[str] | None, default: list[str], seed: int | None = None) -> dict:
+    """Models from ``-m`` specs; with ``seed``, each one's random_state unless the spec sets it."""
     from alsrec.models.catalog import build
 
     models = {}
     for spec in specs or default:
         label, name, params = parse_model_spec(spec)
-        models[label] = build(name, params, context=f"model spec {spec!r}")
+        model = build(name, params, context=f"model spec {spec!r}")
+        if seed is not None and "random_state" not in params:
+            model = with_seed(model, seed)
+        models[label] = model
     return models
 
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise fail(f"--seeds {text!r} must be whole numbers separated by commas.") from None
+    if not seeds:
+        raise fail("--seeds is empty; give at least one, e.g. --seeds 0,1,2.")
+    return seeds
 
 
 @app.command()
@@ -313,43 +461,60 @@ def evaluate(
     metrics: Annotated[
         str,
         typer.Option(
+            metavar="METRICS",
             help="Comma-separated: ndcg@20,precision@10,recall@10,map@10,"
-            "mrr@10,hit@10,auc,rmse,mae,coverage@20."
+            "mrr@10,hit@10,auc,rmse,mae,coverage@20.",
         ),
     ] = "ndcg@20",
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
+    seeds: Annotated[str, typer.Option(metavar="SEEDS", help=SeedsHelp)] = "0",
     folds: Annotated[
-        int | None, typer.Option(help="Number of folds (blog 2, crossfold 5).")
+        int | None, typer.Option(metavar="N", help="Number of folds (blog 2, crossfold 5).")
     ] = None,
     faithful: Annotated[bool, typer.Option(help="Blog protocol without shuffling.")] = False,
-    holdout: Annotated[int | None, typer.Option(help="crossfold: items held out per user.")] = None,
-    fraction: Annotated[float | None, typer.Option(help="Fraction held out.")] = None,
-    last: Annotated[int | None, typer.Option(help="Hold out each user's last N by time.")] = None,
-    out: Annotated[
-        Path | None, typer.Option(help="Folder for per-user results and figures.")
+    holdout: Annotated[
+        int | None, typer.Option(metavar="N", help="crossfold: items held out per user.")
     ] = None,
-    report: Annotated[Path | None, typer.Option(help="Folder for an HTML report.")] = None,
+    fraction: Annotated[
+        float | None, typer.Option(metavar="FRACTION", help="Fraction held out.")
+    ] = None,
+    last: Annotated[
+        int | None, typer.Option(metavar="N", help="Hold out each user's last N by time.")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder for per-user results and figures."),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(metavar="DIR", help="Folder for an HTML report.")
+    ] = None,
     data_dir: DataDirOpt = None,
     user_col: UserColOpt = None,
     item_col: ItemColOpt = None,
     rating_col: RatingColOpt = None,
     timestamp_col: TimeColOpt = None,
     sep: SepOpt = None,
+    duplicates: DuplicatesOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Cross-validate models on identical folds; summary with CIs and paired comparisons.
 
+    The same command prints the same numbers: the folds and every model's
+    random_state come from --seeds.
+
     Examples:
 
+    \b
         alsrec evaluate ml-latest-small -m zeros -m popularity -m random --seeds 0,1,2
-
-        alsrec evaluate ml-latest-small --protocol crossfold --holdout 5 -m implicit \\
-            -m popularity --metrics ndcg@10,recall@10,auc --out results/ --report results/
+        alsrec evaluate ml-latest-small -m implicit --metrics ndcg@10,recall@10,auc
+        alsrec evaluate clicks.csv --protocol crossfold --holdout 5 --out results/
     """
     from alsrec.evaluation.study import run_study
 
-    interactions = load_data(data, data_dir, user_col, item_col, rating_col, timestamp_col, sep)
-    chosen = _models(models, ["zeros", "popularity", "random"])
+    interactions = load_data(
+        data, data_dir, user_col, item_col, rating_col, timestamp_col, sep, duplicates
+    )
+    seed_list = _seeds(seeds)
+    chosen = _models(models, ["zeros", "popularity", "random"], seed_list[0])
     split = _protocol(protocol, folds, faithful, holdout, fraction, last)
     metric_list = [m.strip() for m in metrics.split(",") if m.strip()]
     study = run_study(
@@ -357,7 +522,7 @@ def evaluate(
         chosen,
         split,
         metric_list,
-        _seeds(seeds),
+        seed_list,
         show_progress=not json_output and sys.stderr.isatty(),
     )
     _finish_study(study, out, report, json_output)
@@ -456,22 +621,37 @@ def tune(
 
 
 # ---------------------------------------------------------------------------- demo
+DEMO_SEEDS = "0,1,2"
+
+
 @app.command()
 @handle_errors
 def demo(
-    report: Annotated[Path, typer.Option(help="Folder for the HTML report.")] = Path(
-        "alsrec-report"
-    ),
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0",
-    with_spark: Annotated[bool, typer.Option(help="Add Spark ALS (slow; needs pyspark).")] = False,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "--report",
+            metavar="DIR",
+            help="Folder that receives report.html (created if missing).",
+        ),
+    ] = Path("alsrec-report"),
+    seeds: Annotated[str, typer.Option(metavar="SEEDS", help=SeedsHelp)] = DEMO_SEEDS,
+    with_spark: Annotated[
+        bool, typer.Option(help="Add Spark ALS (slow; needs pip install 'alsrec[spark]').")
+    ] = False,
     data_dir: DataDirOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
     """The blog end to end on ml-latest-small: statistics, models, NDCG@20, figures, report.
 
-    Example:
+    The report goes to DIR/report.html, ./alsrec-report/report.html by default.
 
-        alsrec demo --report my-report/ --seeds 0,1,2
+    Examples:
+
+    \b
+        alsrec demo
+        alsrec demo --out /tmp/my-report --seeds 0
     """
     from alsrec.datasets import load_movielens
     from alsrec.evaluation import BlogProtocol
@@ -479,30 +659,34 @@ def demo(
     from alsrec.models.catalog import make_model
     from alsrec.models.objective import BLOG_PARAMS
 
+    seed_list = _seeds(seeds)
+    if with_spark:
+        require_pyspark("--with-spark")
     data = load_movielens("ml-latest-small", data_dir, progress=sys.stderr.isatty())
     if not json_output:
         typer.echo(f"{data.name}\n{describe(data).to_text()}\n")
     models = {
-        "alsrec-best": make_model("zeros", random_state=0, **BEST_BLOG_PARAMS),
-        "blog-zeros": make_model("zeros", random_state=0),
+        "alsrec-best": make_model("zeros", **BEST_BLOG_PARAMS),
+        "blog-zeros": make_model("zeros"),
         "popularity": make_model("popularity"),
         "random": make_model("random"),
     }
     if with_spark:  # the blog's hyperparameters, as alsrec.spark.compare_with_spark uses
-        models["spark-dense"] = make_model("spark-dense", random_state=0, **BLOG_PARAMS)
-        models["spark"] = make_model("spark", random_state=0, **BLOG_PARAMS)
+        models["spark-dense"] = make_model("spark-dense", **BLOG_PARAMS)
+        models["spark"] = make_model("spark", **BLOG_PARAMS)
+    models = {name: with_seed(model, seed_list[0]) for name, model in models.items()}
     study = run_study(
         data,
         models,
         BlogProtocol(),
         ["ndcg@20"],
-        _seeds(seeds),
+        seed_list,
         example_user=data.user_ids[0],
         show_progress=not json_output and sys.stderr.isatty(),
     )
-    _finish_study(study, None, report, json_output)
+    _finish_study(study, None, out, json_output)
     if not json_output and study.recommendations is not None:
-        typer.echo(f"\nrecommendations for user {study.example_user}:")
+        typer.echo(f"\nrecommendations for user {study.example_user} by {study.recommender}:")
         typer.echo(study.recommendations.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 

@@ -5,6 +5,8 @@
 - Extraction goes to a temporary folder, refuses entries that would escape it
   (absolute paths, ``..``, links) and archives that expand beyond a bound (zip
   bombs), and is renamed into place only when complete.
+- :func:`locate_dataset` is the one lookup every loader shares: an extracted
+  folder, else a local zip, else a verified download.
 """
 
 from __future__ import annotations
@@ -14,17 +16,46 @@ import hashlib
 import os
 import shutil
 import stat
+import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from alsrec.errors import DownloadError
+from alsrec.errors import DataError, DownloadError
 
 CHUNK = 1 << 20
 MAX_EXPANSION_RATIO = 100
 MAX_EXTRACTED_BYTES = 16 << 30
+DEFAULT_TIMEOUT = 30.0  # seconds a silent server may keep us waiting, per connect or read
+
+
+def announce(message: str, progress: bool) -> None:
+    """Tell the user on stderr what is about to take a while (when ``progress``)."""
+    if progress:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    reason = getattr(exc, "reason", exc)
+    return isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError)
+
+
+def _open(url: str, timeout: float, what: str):
+    """``urlopen`` whose failures, a silent server included, are one clear DownloadError."""
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        if _timed_out(exc):
+            host = urllib.parse.urlsplit(url).netloc
+            raise DownloadError(
+                f"could not {what} {url}: {host} did not answer within {timeout:g} s. "
+                f"Check the network, or try again later."
+            ) from None
+        raise DownloadError(f"could not {what} {url}: {exc}") from None
 
 
 def md5_of(path: str | os.PathLike[str]) -> str:
@@ -36,13 +67,13 @@ def md5_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def fetch_text(url: str, timeout: float = 30.0) -> str:
-    """GET a small text resource (e.g. a ``.md5`` file)."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+def fetch_text(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """GET a small text resource (e.g. a ``.md5`` file); ``timeout`` in seconds."""
+    with _open(url, timeout, "fetch") as response:
+        try:
             return response.read(1 << 16).decode("ascii", errors="replace")
-    except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"could not fetch {url}: {exc}") from None
+        except OSError as exc:
+            raise DownloadError(f"could not fetch {url}: {exc}") from None
 
 
 def download(
@@ -51,7 +82,7 @@ def download(
     expected_md5: str | None,
     *,
     progress: bool = True,
-    timeout: float = 60.0,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Download ``url`` to ``destination`` atomically, verifying length and MD5.
 
@@ -66,7 +97,7 @@ def download(
     progress : bool
         Show a tqdm progress bar on stderr.
     timeout : float
-        Socket timeout in seconds.
+        Seconds to wait for the server to answer, and for each chunk after.
 
     Raises
     ------
@@ -85,10 +116,7 @@ def download(
     received = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(url, timeout=timeout)
-            except (urllib.error.URLError, OSError) as exc:
-                raise DownloadError(f"could not download {url}: {exc}") from None
+            response = _open(url, timeout, "download")
             with response:
                 total = response.headers.get("Content-Length")
                 total = int(total) if total and total.isdigit() else None
@@ -104,8 +132,9 @@ def download(
                         try:
                             chunk = response.read(CHUNK)
                         except (OSError, ValueError) as exc:
+                            why = f"no data for {timeout:g} s" if _timed_out(exc) else exc
                             raise DownloadError(
-                                f"the download of {url} broke off after {received} bytes: {exc}"
+                                f"the download of {url} broke off after {received} bytes: {why}"
                             ) from None
                         if not chunk:
                             break
@@ -191,6 +220,114 @@ def safe_extract(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def locate_dataset(
+    root: Path,
+    folders: Sequence[str],
+    marker: str,
+    archive_name: str,
+    url: str,
+    expected_md5: Callable[[], str | None],
+    missing_message: Callable[[str], str],
+    *,
+    file_sha256: Mapping[str, str] | None = None,
+    download_missing: bool = True,
+    progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Path:
+    """The folder under ``root`` holding ``marker``, extracting or downloading as needed.
+
+    Parameters
+    ----------
+    root : Path
+        The data folder.
+    folders : sequence of str
+        Names the extracted folder may have (looked for in ``root`` and inside
+        the extracted archive, whose own top level is tried last).
+    marker : str
+        A file whose presence proves a folder holds the data set.
+    archive_name : str
+        The zip's file name in ``root``.
+    url : str
+        Where to download the zip from when it is absent.
+    expected_md5 : callable
+        ``expected_md5(timeout)`` returns the zip's MD5 (or None to skip that check);
+        called only when downloading, since it may need the network.
+    missing_message : callable
+        ``missing_message(why)``: says where to put the files.
+    file_sha256 : mapping, optional
+        SHA-256 of files inside a downloaded archive, checked after extraction
+        (for archives without a published checksum).
+    download_missing, progress : bool
+        Download when no local copy exists; announce it and show a progress bar.
+    timeout : float
+        Seconds a silent server may keep each connect or read waiting.
+
+    Raises
+    ------
+    DownloadError
+        When the files are absent and cannot be downloaded, or a download fails
+        a check; nothing fetched is kept then.
+    DataError
+        When the archive does not hold ``marker``.
+    """
+    for folder in (root / name for name in folders):
+        if (folder / marker).is_file():
+            return folder
+    archive = root / archive_name
+    downloaded = False
+    if not archive.is_file():
+        if not download_missing:
+            raise DownloadError(missing_message("downloading is turned off"))
+        announce(
+            f"downloading {archive_name} from {url} into {root} (giving up if the server is "
+            f"silent for {timeout:g} s)",
+            progress,
+        )
+        try:
+            download(url, archive, expected_md5(timeout), progress=progress, timeout=timeout)
+        except DownloadError as exc:
+            raise DownloadError(f"{exc}\n{missing_message('the download failed')}") from None
+        downloaded = True
+    extracted = root / f".{Path(archive_name).stem}-extracted"
+    if not extracted.exists():
+        try:
+            safe_extract(archive, extracted)
+        except DownloadError:
+            if downloaded:  # never keep an archive we fetched and could not use
+                archive.unlink(missing_ok=True)
+            raise
+    for folder in (*(extracted / name for name in folders), extracted):
+        if (folder / marker).is_file():
+            if downloaded and file_sha256:
+                _verify_files(folder, file_sha256, archive, extracted, url)
+            return folder
+    raise DataError(f"{archive} has no {marker}; it is not the expected archive.")
+
+
+def _verify_files(
+    folder: Path, expected: Mapping[str, str], archive: Path, extracted: Path, url: str
+) -> None:
+    for name, digest in expected.items():
+        path = folder / name
+        actual = sha256_of(path) if path.is_file() else "missing"
+        if actual != digest:
+            shutil.rmtree(extracted, ignore_errors=True)
+            archive.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{name} in the archive from {url} has SHA-256 {actual}, expected {digest}: "
+                f"the file is damaged or not the official one. Nothing was kept; try again later."
+            )
 
 
 def _checked_destination(root: Path, info: zipfile.ZipInfo, archive: Path) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.datasets.download import download, fetch_text, safe_extract
+from alsrec.datasets.download import DEFAULT_TIMEOUT, fetch_text, locate_dataset
 from alsrec.errors import DataError, DownloadError
 
 DATA_DIR_ENV = "ALSREC_DATA_DIR"
@@ -105,8 +105,11 @@ def locate_movielens(
     *,
     download_missing: bool = True,
     progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Path:
     """Return the folder holding the variant's files, extracting or downloading as needed.
+
+    ``timeout`` is how many seconds a silent server may keep the download waiting.
 
     Raises
     ------
@@ -116,36 +119,19 @@ def locate_movielens(
     """
     spec = variant(name)
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    for folder in (root / spec.folder, root / spec.name):
-        if (folder / spec.ratings_file).is_file():
-            return folder
-    archive = root / f"{spec.name}.zip"
-    downloaded = False
-    if not archive.is_file():
-        if not download_missing:
-            raise DownloadError(_missing_message(spec, root, "downloading is turned off"))
-        base = os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip("/")
-        url = f"{base}/{spec.name}.zip"
-        try:
-            expected = spec.md5 or _published_md5(f"{url}.md5")
-            download(url, archive, expected, progress=progress)
-        except DownloadError as exc:
-            raise DownloadError(
-                f"{exc}\n{_missing_message(spec, root, 'the download failed')}"
-            ) from None
-        downloaded = True
-    extracted = root / f".{spec.name}-extracted"
-    if not extracted.exists():
-        try:
-            safe_extract(archive, extracted)
-        except DownloadError:
-            if downloaded:  # never keep an archive we fetched and could not use
-                archive.unlink(missing_ok=True)
-            raise
-    for folder in (extracted / spec.folder, extracted / spec.name, extracted):
-        if (folder / spec.ratings_file).is_file():
-            return folder
-    raise DataError(f"{archive} has no {spec.ratings_file}; it is not the {spec.name} archive.")
+    url = f"{os.environ.get(BASE_URL_ENV, DEFAULT_BASE_URL).rstrip('/')}/{spec.name}.zip"
+    return locate_dataset(
+        root,
+        (spec.folder, spec.name),
+        spec.ratings_file,
+        f"{spec.name}.zip",
+        url,
+        lambda timeout: spec.md5 or _published_md5(f"{url}.md5", timeout),
+        lambda why: _missing_message(spec, root, why),
+        download_missing=download_missing,
+        progress=progress,
+        timeout=timeout,
+    )
 
 
 def _missing_message(spec: Variant, root: Path, why: str) -> str:
@@ -157,8 +143,8 @@ def _missing_message(spec: Variant, root: Path, why: str) -> str:
     )
 
 
-def _published_md5(url: str) -> str:
-    match = re.search(r"\b[0-9a-fA-F]{32}\b", fetch_text(url))
+def _published_md5(url: str, timeout: float) -> str:
+    match = re.search(r"\b[0-9a-fA-F]{32}\b", fetch_text(url, timeout))
     if not match:
         raise DownloadError(f"{url} holds no MD5 checksum; cannot verify the download.")
     return match.group(0).lower()
@@ -170,6 +156,7 @@ def load_movielens(
     *,
     download_missing: bool = True,
     progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Interactions:
     """Load a MovieLens rating matrix with timestamps and movie titles.
 
@@ -183,7 +170,9 @@ def load_movielens(
     download_missing : bool
         Download the official zip when no local copy exists.
     progress : bool
-        Show a progress bar while downloading.
+        Say on stderr when a download starts, and show a progress bar.
+    timeout : float
+        Seconds a silent download server may keep us waiting before a DownloadError.
 
     Returns
     -------
@@ -198,7 +187,9 @@ def load_movielens(
     (610, 9724)
     """
     spec = variant(name)
-    folder = locate_movielens(name, data_dir, download_missing=download_missing, progress=progress)
+    folder = locate_movielens(
+        name, data_dir, download_missing=download_missing, progress=progress, timeout=timeout
+    )
     ratings, movies = _read_files(spec, folder)
     return Interactions.from_dataframe(
         ratings,

@@ -134,6 +134,17 @@ def evaluate_fold(
     return values, model_level
 
 
+class SummaryTable(pd.DataFrame):
+    """The DataFrame :meth:`CVResult.summary` returns; its text form shows every column.
+
+    ``print(result.summary())`` would otherwise elide the interval columns
+    (``...``) at pandas' default display width.
+    """
+
+    def __repr__(self) -> str:
+        return self.to_string()
+
+
 @dataclass
 class CVResult:
     """Results of :func:`cross_validate`.
@@ -165,7 +176,7 @@ class CVResult:
         )
         return table[[m for m in self.models if m in table.columns]]
 
-    def summary(self, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    def summary(self, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0) -> SummaryTable:
         """Mean, std and bootstrap confidence interval of every metric for every model.
 
         Per-user values are averaged over seeds first; the interval resamples
@@ -209,7 +220,7 @@ class CVResult:
                         "n_excluded": len(values) - len(kept),
                     }
                 )
-        return pd.DataFrame(rows)
+        return SummaryTable(rows)
 
     def compare(self, model_a: str, model_b: str, metric: str | Metric | None = None, **kwargs):
         """Paired comparison of two models on the same users; see :func:`paired_comparison`."""

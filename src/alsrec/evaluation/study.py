@@ -32,7 +32,12 @@ BEST_BLOG_PARAMS = {
 
 @dataclass
 class StudyResult:
-    """Everything the study computed."""
+    """Everything the study computed.
+
+    ``params`` holds every model's constructor parameters (``get_params()``,
+    with a preset's defaults in place of None), by model name; ``recommender``
+    names the model whose ``recommendations`` (fitted on all data) are shown.
+    """
 
     data_name: str
     stats: DataStats
@@ -46,6 +51,8 @@ class StudyResult:
     recommendations: pd.DataFrame | None
     example_user: Any
     seconds: float
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recommender: str | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -101,4 +108,23 @@ def run_study(
         recommendations=recommendations,
         example_user=user,
         seconds=time.perf_counter() - started,
+        params={name: effective_params(model) for name, model in models.items()},
+        recommender=names[0],
     )
+
+
+def effective_params(model: Any) -> dict[str, Any]:
+    """``model.get_params()`` with the preset's defaults in place of None, where known.
+
+    An ALS built as ``ALS("zeros")`` stores ``factors=None`` meaning "the
+    preset's value"; a reader of a report wants the number (20).
+    """
+    params = dict(model.get_params())
+    preset = params.get("preset")
+    if isinstance(preset, str):
+        from alsrec.models.objective import preset_defaults
+
+        for key, value in preset_defaults(preset).items():
+            if key in params and params[key] is None:
+                params[key] = value
+    return params

@@ -43,13 +43,14 @@ class ALS(
     preset : {"implicit", "explicit", "zeros"}
         Named settings. ``None`` values below take the preset's default.
     factors : int, optional
-        Latent dimension k (explicit/implicit 64, zeros 20).
+        Latent dimension k (explicit 64, implicit 32, zeros 20).
     regularization : float, optional
-        lambda (explicit 0.05, scaled by counts; implicit 0.01; zeros 0.001).
+        lambda (explicit 0.05, scaled by counts; implicit 3.0; zeros 0.001).
     alpha : float, optional
-        Confidence scale for implicit data (default 1.0).
+        Confidence scale for implicit data (implicit preset: 2.0).
     confidence : {"one", "linear", "log", "scaled"}, optional
-        How a value maps to a confidence c.
+        How a value maps to a confidence c (implicit preset: ``"log"``,
+        c = 1 + alpha log(1 + r)).
     unobserved_weight : float, optional
         w0, the weight of every missing cell.
     target : {"value", "one", "liked"}, optional

@@ -8,7 +8,8 @@ them directly to check that every half-step lowers the exact objective.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 
 import numba
 import numpy as np
@@ -18,6 +19,17 @@ from alsrec.kernels import balanced_chunks, objective, solve_cg, solve_cholesky
 from alsrec.kernels.weights import cell_weights
 from alsrec.models.objective import Objective, damped_means
 
+# numba's "workqueue" threading layer (used where neither OpenMP nor TBB loads) aborts the
+# process when two Python threads launch parallel kernels at once; fits then take turns.
+_WORKQUEUE_LOCK = threading.RLock()
+
+
+def _launches_must_take_turns() -> bool:
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        return True
+
 
 @contextmanager
 def thread_limits(num_threads: int):
@@ -26,14 +38,19 @@ def thread_limits(num_threads: int):
     Only numba's thread count of the calling thread changes
     (``numba.set_num_threads`` is thread-local) and it is restored on exit.
     No kernel calls BLAS inside numba's threads, so BLAS needs no limit here.
+    Fits in several Python threads at once run side by side on the OpenMP and
+    TBB layers and take turns on the workqueue layer, which cannot run them
+    concurrently; either way each gives the factors it gives alone.
     """
-    previous = numba.get_num_threads()
-    wanted = numba.config.NUMBA_NUM_THREADS if num_threads <= 0 else num_threads
-    numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    turns = _WORKQUEUE_LOCK if _launches_must_take_turns() else nullcontext()
+    with turns:
+        previous = numba.get_num_threads()
+        wanted = numba.config.NUMBA_NUM_THREADS if num_threads <= 0 else num_threads
+        numba.set_num_threads(min(wanted, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
 
 
 class Trainer:
