@@ -71,6 +71,10 @@ def main() -> None:
         settings = {
             "factors": args.factors,
             "alpha": args.alpha,
+            # the README's numbers: linear confidence and lambda 0.01, pinned so a
+            # change of the preset's defaults does not change this comparison
+            "confidence": "linear",
+            "regularization": 0.01,
             "iterations": 10,
             "random_state": seed,
         }
