@@ -58,6 +58,8 @@ def test_the_fit_needs_the_option_and_the_loss_decreases(signed):
 
 def test_a_dislike_pushes_the_item_down(signed):
     params = {"factors": 4, "iterations": 8, "random_state": 0, "dtype": "float64"}
+    # c = 1 + alpha |r| with alpha = 1 (the dislike's c is 6), light regularization
+    params |= {"confidence": "linear", "alpha": 1.0, "regularization": 0.01}
     model = ALS("implicit", target="liked", **params).fit(signed)
     dropped = signed.filter(signed.matrix.data > 0)  # the same data without the dislike
     unaware = ALS("implicit", target="liked", **params).fit(dropped)

@@ -42,8 +42,10 @@ def test_contributions_sum_to_the_refolded_score(data, preset):
     assert items["title"].tolist() == [f"T{j - 100}" for j in items["item"]]
     sources = set(why["source"]) - {"item"}
     assert sources == ({"global bias", "user bias", "item bias"} if preset == "explicit" else set())
-    if preset == "implicit":  # weight = c p = 1 + alpha r with alpha = 1, p = 1
-        np.testing.assert_allclose(items["weight"], 1 + items["rating"])
+    if preset == "implicit":  # weight = c p = 1 + alpha log(1 + r), p = 1 (preset defaults)
+        objective = model.objective_
+        assert (objective.confidence, objective.alpha) == ("log", 2.0)
+        np.testing.assert_allclose(items["weight"], 1 + 2.0 * np.log1p(items["rating"]))
 
 
 def test_explain_equals_the_recommend_score_after_update_users(data):
