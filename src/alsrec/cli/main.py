@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperCommand
 
 from alsrec import plots
+from alsrec.cli import features
 from alsrec.cli.common import (
     STATE,
     coerce_id,
@@ -692,3 +693,6 @@ def demo(
 def main() -> None:
     """Entry point of the ``alsrec`` script."""
     app()
+
+
+features.register(app)  # audience, update, and recommend's batch/explain/fallback options

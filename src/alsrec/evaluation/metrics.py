@@ -30,6 +30,10 @@ Definitions, for one user with ranked gains g_1, g_2, ... and relevant set R:
                    ratings (rating prediction; needs ``predict``)
 ``coverage@k``     fraction of the catalogue that appears in at least one user's top k
                    (one number per model, not per user)
+``ild@k``,         beyond accuracy: intra-list diversity, novelty and average
+``novelty@k``,     recommendation popularity of each user's top k, and the Gini index
+``arp@k``,         of exposure (one number per model); defined in
+``gini@k``         :mod:`alsrec.evaluation.beyond`
 =================  ========================================================================
 """
 
@@ -43,8 +47,10 @@ import numpy as np
 from alsrec.errors import ParameterError
 
 RANKING_METRICS = ("ndcg", "ndcg_binary", "precision", "recall", "map", "mrr", "hit")
-PER_USER_METRICS = (*RANKING_METRICS, "auc", "rmse", "mae")
-MODEL_METRICS = ("coverage",)
+LIST_METRICS = ("ild", "novelty", "arp")  # per user, from the top-k list alone
+PER_USER_METRICS = (*RANKING_METRICS, "auc", "rmse", "mae", *LIST_METRICS)
+MODEL_METRICS = ("coverage", "gini")
+LOWER_IS_BETTER = ("rmse", "mae", "arp", "gini")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,10 @@ class Metric:
             "auc": "AUC",
             "rmse": "RMSE",
             "mae": "MAE",
+            "ild": "ILD",
+            "novelty": "Novelty",
+            "arp": "ARP",
+            "gini": "Gini",
         }.get(self.kind, self.kind)
         return f"{label}@{self.k}" if self.k is not None else label
 
@@ -75,8 +85,8 @@ class Metric:
 
     @property
     def higher_is_better(self) -> bool:
-        """RMSE and MAE are errors; everything else is a score."""
-        return self.kind not in ("rmse", "mae")
+        """RMSE and MAE are errors, ARP and Gini measure popularity bias; the rest are scores."""
+        return self.kind not in LOWER_IS_BETTER
 
 
 def parse_metric(spec: str | Metric) -> Metric:
@@ -91,7 +101,7 @@ def parse_metric(spec: str | Metric) -> Metric:
             f"metrics (e.g. ndcg@20)."
         )
     kind, k = match.group(1), match.group(2)
-    needs_k = kind in (*RANKING_METRICS, "coverage")
+    needs_k = kind in (*RANKING_METRICS, *LIST_METRICS, *MODEL_METRICS)
     if needs_k and k is None:
         raise ParameterError(f"metric {spec!r} needs a cut-off, e.g. {kind}@20.")
     if not needs_k and k is not None:

@@ -11,7 +11,9 @@ import pandas as pd
 
 from alsrec.data.interactions import Interactions
 from alsrec.errors import ParameterError
+from alsrec.evaluation import beyond
 from alsrec.evaluation.metrics import (
+    LIST_METRICS,
     Metric,
     parse_metric,
     ranking_values,
@@ -33,7 +35,28 @@ def tie_break_keys(seed: int, fold: int, user: int, n_items: int) -> np.ndarray:
     return np.random.default_rng([seed, fold, user]).random(n_items)
 
 
-def evaluate_fold(model, fold: Fold, metrics: Sequence[Metric], seed: int) -> tuple[dict, dict]:
+def _item_vectors(model, train: Interactions, item_features: pd.DataFrame | None) -> np.ndarray:
+    """Unit vectors of the fold's items for ILD: given features, else the model's item factors."""
+    if item_features is not None:
+        vectors = item_features.reindex(train.item_ids).fillna(0.0).to_numpy(dtype=np.float64)
+    else:
+        factors = getattr(model, "item_factors_", None)
+        if factors is None:
+            raise ParameterError(
+                f"ild@k needs item vectors: {type(model).__name__} has no item_factors_; "
+                f"pass item_features to cross_validate."
+            )
+        vectors = np.asarray(factors)[model.item_index(train.item_ids)]
+    return beyond.unit_rows(vectors)
+
+
+def evaluate_fold(
+    model,
+    fold: Fold,
+    metrics: Sequence[Metric],
+    seed: int,
+    item_features: pd.DataFrame | None = None,
+) -> tuple[dict, dict]:
     """Score a fitted ``model`` on one fold through its public API.
 
     Returns per-metric arrays over the fold's test users, and model-level values.
@@ -42,12 +65,19 @@ def evaluate_fold(model, fold: Fold, metrics: Sequence[Metric], seed: int) -> tu
     n_items = train.n_items
     same_space = len(model.item_ids_) == n_items and np.array_equal(model.item_ids_, train.item_ids)
     columns = None if same_space else train.item_ids
-    ranking = [m for m in metrics if m.kind not in ("rmse", "mae", "coverage")]
+    ranking = [m for m in metrics if m.kind not in ("rmse", "mae", "coverage", "gini")]
+    ranking, lists = (
+        [m for m in ranking if m.kind not in LIST_METRICS],
+        [m for m in ranking if m.kind in LIST_METRICS],
+    )
     rating = [m for m in metrics if m.kind in ("rmse", "mae")]
-    coverage = [m for m in metrics if m.kind == "coverage"]
-    k_max = max([m.k for m in ranking + coverage if m.k is not None] or [1])
-    values = {m.name: np.full(len(fold.users), np.nan) for m in ranking + rating}
-    recommended = {m.name: np.zeros(n_items, dtype=bool) for m in coverage}
+    coverage = [m for m in metrics if m.kind in ("coverage", "gini")]
+    k_max = max([m.k for m in ranking + lists + coverage if m.k is not None] or [1])
+    values = {m.name: np.full(len(fold.users), np.nan) for m in ranking + rating + lists}
+    exposure = {m.name: np.zeros(n_items, dtype=np.int64) for m in coverage}
+    counts, n_train_users = train.item_counts(), train.n_users
+    if any(m.kind == "ild" for m in lists):
+        unit = _item_vectors(model, train, item_features)
     user_ids = train.user_ids[fold.users]
     for block_start in range(0, len(fold.users), SCORE_BLOCK):
         block = slice(block_start, block_start + SCORE_BLOCK)
@@ -77,8 +107,17 @@ def evaluate_fold(model, fold: Fold, metrics: Sequence[Metric], seed: int) -> tu
                 values[metric.name][position] = ranking_values(
                     ranked_gains, candidate_gains, metric, candidate_scores, candidate_keys
                 )
+            for metric in lists:
+                top = candidates[order[: metric.k]]
+                if metric.kind == "ild":
+                    value = beyond.intra_list_diversity(top, unit)
+                elif metric.kind == "novelty":
+                    value = beyond.novelty(top, counts, n_train_users)
+                else:
+                    value = beyond.average_popularity(top, counts, n_train_users)
+                values[metric.name][position] = value
             for metric in coverage:
-                recommended[metric.name][candidates[order[: metric.k]]] = True
+                exposure[metric.name][candidates[order[: metric.k]]] += 1
             if rating:
                 relevant = gains != 0
                 predicted = row[items[relevant]]
@@ -86,7 +125,12 @@ def evaluate_fold(model, fold: Fold, metrics: Sequence[Metric], seed: int) -> tu
                     values[metric.name][position] = rating_error(
                         gains[relevant], predicted, metric.kind
                     )
-    model_level = {name: float(mask.mean()) for name, mask in recommended.items()}
+    model_level = {
+        m.name: float((exposure[m.name] > 0).mean())
+        if m.kind == "coverage"
+        else beyond.gini(exposure[m.name])
+        for m in coverage
+    }
     return values, model_level
 
 
@@ -193,6 +237,7 @@ def cross_validate(
     metrics: Sequence[str | Metric] = ("ndcg@20",),
     seeds: Sequence[int] = (0,),
     show_progress: bool = False,
+    item_features: pd.DataFrame | None = None,
 ) -> CVResult:
     """Fit and score every model on identical folds.
 
@@ -212,6 +257,9 @@ def cross_validate(
         Each seed gives a new split (and new tie-breaks); every model sees it.
     show_progress : bool
         Progress bar over folds and models.
+    item_features : pandas.DataFrame, optional
+        Item vectors indexed by item id (e.g. one-hot genres) for ``ild@k``;
+        by default ILD uses each model's item factors.
 
     Returns
     -------
@@ -244,7 +292,7 @@ def cross_validate(
                     started = time.perf_counter()
                     model.fit(fold.train)
                     fit_seconds = time.perf_counter() - started
-                    values, model_level = evaluate_fold(model, fold, parsed, seed)
+                    values, model_level = evaluate_fold(model, fold, parsed, seed, item_features)
                     frame = pd.DataFrame(values)
                     frame.insert(0, "user", fold.train.user_ids[fold.users])
                     frame.insert(0, "fold", fold.index)

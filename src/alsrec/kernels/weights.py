@@ -22,6 +22,7 @@ CONFIDENCE_SCALED = 3  # c = alpha * r (the implicit library's convention)
 
 TARGET_VALUE = 0  # p = r
 TARGET_ONE = 1  # p = 1
+TARGET_LIKED = 2  # p = 1 for r > 0, 0 for r <= 0 (implicit data with dislikes)
 
 CONFIDENCE_CODES = {
     "one": CONFIDENCE_ONE,
@@ -29,7 +30,7 @@ CONFIDENCE_CODES = {
     "log": CONFIDENCE_LOG,
     "scaled": CONFIDENCE_SCALED,
 }
-TARGET_CODES = {"value": TARGET_VALUE, "one": TARGET_ONE}
+TARGET_CODES = {"value": TARGET_VALUE, "one": TARGET_ONE, "liked": TARGET_LIKED}
 
 
 class Weights(NamedTuple):
@@ -54,7 +55,7 @@ def make_weights(unobserved: float, confidence: int, alpha: float, target: int) 
 @njit(inline="always", cache=True)
 def confidence(value, weights):
     """c_ui for a stored value (computed in float64 whatever the storage): the one formula."""
-    value = np.float64(value)
+    value = abs(np.float64(value))  # a dislike (r < 0) weighs by its magnitude
     mode = weights.confidence
     if mode == CONFIDENCE_LINEAR:
         return 1.0 + weights.alpha * value
@@ -70,6 +71,8 @@ def target(value, weights):
     """p_ui for a stored value: the one formula."""
     if weights.target == TARGET_ONE:
         return 1.0
+    if weights.target == TARGET_LIKED:
+        return 1.0 if value > 0 else 0.0
     return np.float64(value)
 
 

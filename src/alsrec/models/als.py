@@ -73,8 +73,10 @@ class ALS(
         c = 1 + alpha log(1 + r)).
     unobserved_weight : float, optional
         w0, the weight of every missing cell.
-    target : {"value", "one"}, optional
-        Fit the values themselves or 1 (preference).
+    target : {"value", "one", "liked"}, optional
+        Fit the values themselves, 1 (preference), or 1 for positive and 0
+        for negative values (``"liked"``: dislikes in implicit data become
+        confident zeros, c = 1 + alpha f(|r|), instead of an error).
     reg_exponent : float, optional
         nu: lambda_u = lambda * (n_u + w0 * n_items) ** nu (ALS-WR and Spark: 1).
     use_biases : bool, optional

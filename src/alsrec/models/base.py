@@ -20,10 +20,11 @@ import scipy.sparse as sp
 from alsrec.data.interactions import Interactions, _lookup, require_interactions
 from alsrec.data.validation import finite_float32
 from alsrec.errors import DataError, NotFittedError, ParameterError
-from alsrec.kernels import solve_cholesky, top_n
+from alsrec.kernels import top_n
 from alsrec.models import catalog
-from alsrec.models.objective import Objective, damped_means
+from alsrec.models.objective import Objective
 from alsrec.models.params import Param, positive_int
+from alsrec.models.updates import solve_rows
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
 
@@ -266,8 +267,9 @@ class FactorModel:
         threshold: float | None = None,
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
+        fallback: str | None = None,
     ) -> pd.DataFrame:
-        """Top-``n`` items for one known user.
+        """Top-``n`` items for one user.
 
         Parameters
         ----------
@@ -284,6 +286,10 @@ class FactorModel:
             Rank only these item ids.
         exclude : array-like, optional
             Never return these item ids.
+        fallback : {None, "popularity"}
+            For a user the model does not know: raise
+            :class:`~alsrec.UnknownIdError` (None), or rank by training
+            popularity; the frame then has a column ``source`` saying which.
 
         Returns
         -------
@@ -291,7 +297,7 @@ class FactorModel:
             Columns ``item``, ``score`` and ``title`` (when titles are known),
             best first.
         """
-        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude)
+        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude, fallback)
         return frame.drop(columns=["user", "rank"]).reset_index(drop=True)
 
     def recommend_batch(
@@ -302,11 +308,14 @@ class FactorModel:
         threshold: float | None = None,
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
+        fallback: str | None = None,
     ) -> pd.DataFrame:
         """Top-``n`` items for many users at once (all users when ``user_ids`` is None).
 
         Scores are computed a block of users at a time with one matrix
         product, then a parallel partial sort keeps the best ``n`` of each row.
+        ``fallback="popularity"`` ranks unknown users by training popularity
+        and adds a column ``source`` (``"model"`` or ``"popularity"``).
 
         Returns
         -------
@@ -315,6 +324,13 @@ class FactorModel:
             ``title`` when known.
         """
         self._require_fitted()
+        if fallback is not None:
+            from alsrec.models.queries import recommend_with_fallback
+
+            everyone = self.user_ids_ if user_ids is None else user_ids
+            return recommend_with_fallback(
+                self, everyone, n, filter_seen, threshold, items, exclude, fallback
+            )
         users = np.arange(self.n_users) if user_ids is None else self.user_index(user_ids)
         index, scores = self.top_n_indices(users, n, filter_seen, threshold, items, exclude)
         return self._ranking_frame(self.user_ids_[users], index, scores)
@@ -401,37 +417,11 @@ class FactorModel:
             ``item``, ``similarity`` and ``title`` (when known), best first;
             the item itself is left out.
         """
+        from alsrec.models.queries import similar_items
+
         self._require_fitted()
-        item = int(self.item_index([item_id])[0])
-        factors = self.item_factors_.astype(np.float64)
-        norms = np.linalg.norm(factors, axis=1)
-        safe = np.where(norms > 0, norms, 1.0)
-        cosine = (factors @ factors[item]) / (safe * (norms[item] or 1.0))
-        cosine[norms == 0] = -np.inf  # items without factors have no direction
-        n = int(min(n, self.n_items - 1))
-        if n < 1:
-            raise DataError("the model has a single item: there is nothing similar to it.")
-        index = np.empty((1, n), dtype=np.int64)
-        scores = np.empty((1, n), dtype=np.float64)
-        no_rows = np.zeros(1, dtype=np.int64)
-        top_n(
-            cosine[None, :],
-            np.full(1, -1, np.int64),
-            no_rows,
-            no_rows,
-            np.array([item], np.int64),
-            n,
-            -np.inf,
-            index,
-            scores,
-        )
-        valid = index[0] >= 0
-        frame = pd.DataFrame(
-            {"item": self.item_ids_[index[0][valid]], "similarity": scores[0][valid]}
-        )
-        if self.item_titles_ is not None:
-            frame["title"] = self.item_titles_[index[0][valid]]
-        return frame
+        frame = similar_items(self, [item_id], n)
+        return frame.drop(columns=["item", "rank"]).rename(columns={"similar_item": "item"})
 
     # ------------------------------------------------------------------ fold-in
     @property
@@ -456,37 +446,9 @@ class FactorModel:
         user half-step of training, so a training user's own ratings give back
         the factors one more half-step would.
         """
-        objective = self._require_objective()
-        rows = sp.csr_matrix(rows, dtype=np.float64)
-        objective.check_values(rows.data, "the new ratings")
-        rows.sort_indices()
-        counts = np.diff(rows.indptr)
-        values = rows.data.copy()
-        biases = np.zeros(rows.shape[0])
-        if objective.use_biases:
-            item_bias = self.item_bias_ if self.item_bias_ is not None else np.zeros(self.n_items)
-            residual = values - self.global_bias_ - item_bias[rows.indices]
-            owner = np.repeat(np.arange(rows.shape[0]), counts)
-            biases = damped_means(owner, residual, counts, objective.bias_damping)
-            values = residual - biases[owner]
-        factors = self.item_factors_
-        out = np.zeros((rows.shape[0], factors.shape[1]), dtype=factors.dtype)
-        failed = solve_cholesky(
-            rows.indptr.astype(np.int64),
-            rows.indices.astype(np.int64),
-            values.astype(factors.dtype),
-            factors,
-            objective.row_regularization(counts, self.n_items),
-            objective.weights,
-            np.array([0, rows.shape[0]], dtype=np.int64),
-            out,
+        return solve_rows(
+            self._require_objective(), rows, self.item_factors_, self.item_bias_, self.global_bias_
         )
-        if failed:
-            raise DataError(
-                f"{failed} user ridge systems are singular (too few ratings with "
-                f"regularization 0); raise regularization."
-            )
-        return out, biases
 
     def fold_in(
         self, item_ids: Sequence | np.ndarray, ratings: Sequence | np.ndarray | None = None
@@ -602,6 +564,143 @@ class FactorModel:
         from alsrec.models.persistence import save_model
 
         save_model(self, path)
+
+    # ------------------------------------------------------------------ more queries
+    # Thin entry points; the logic lives in alsrec.models.queries / explain / updates.
+    def recommend_users(
+        self,
+        item_id: Any,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The audience of an item: the ``n`` users who score it highest.
+
+        The transpose of :meth:`recommend`: the same scores, ranked over users.
+        ``filter_seen`` leaves out users who interacted with the item;
+        ``users`` ranks only these user ids, ``exclude`` never returns these.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``user`` and ``score``, best first.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> model.recommend_users(data.item_ids[0], n=3).shape[0]
+        3
+        """
+        frame = self.recommend_users_batch([item_id], n, filter_seen, threshold, users, exclude)
+        return frame.drop(columns=["item", "rank"]).reset_index(drop=True)
+
+    def recommend_users_batch(
+        self,
+        item_ids: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        filter_seen: bool = True,
+        threshold: float | None = None,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Audiences of many items (all items when None): long ``item, rank, user, score``."""
+        from alsrec.models.queries import recommend_users
+
+        self._require_fitted()
+        return recommend_users(self, item_ids, n, filter_seen, threshold, users, exclude)
+
+    def similar_users(
+        self,
+        user_id: Any,
+        n: int = 10,
+        users: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The ``n`` users whose factors have the highest cosine with ``user_id``'s.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``user`` and ``similarity``, best first; the user itself is left out.
+        """
+        from alsrec.models.queries import similar_users
+
+        self._require_fitted()
+        frame = similar_users(self, [user_id], n, users, exclude)
+        return frame.drop(columns=["user", "rank"]).rename(columns={"similar_user": "user"})
+
+    def similar_items_batch(
+        self,
+        item_ids: Sequence | np.ndarray | None = None,
+        n: int = 10,
+        items: Sequence | np.ndarray | None = None,
+        exclude: Sequence | np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """Similar items of many items (the whole catalogue when None), with filters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Long format ``item``, ``rank``, ``similar_item``, ``similarity``
+            (and ``title`` of the similar item when known).
+        """
+        from alsrec.models.queries import similar_items
+
+        self._require_fitted()
+        return similar_items(self, item_ids, n, items, exclude)
+
+    def explain(self, user_id: Any, item_id: Any) -> pd.DataFrame:
+        """The score of an item for a user, split exactly over the user's interactions.
+
+        score = mu + b_u + b_i + sum over the user's items j of
+        ``(c_uj p_uj) * (y_j^T A_u^-1 y_i)``, from the same ridge solve as
+        :meth:`fold_in`; see :mod:`alsrec.models.explain`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per interacted item, sorted by ``contribution``, then the
+            bias terms; ``contribution`` sums to ``frame.attrs["score"]``.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> why = model.explain(data.user_ids[0], data.item_ids[1])
+        >>> bool(abs(why["contribution"].sum() - why.attrs["score"]) < 1e-9)
+        True
+        """
+        from alsrec.models.explain import explain
+
+        return explain(self, user_id, item_id)
+
+    def update_items(self, data: Interactions) -> FactorModel:
+        """Refresh known items and add new ones from ``data``, without refitting users.
+
+        The mirror of :meth:`update_users`: each item in ``data`` gets the
+        factors (and bias) of one ridge solve of the model's objective against
+        the fixed user factors, from its interactions in ``data`` (which
+        replace its training ones for ``filter_seen``). Users must be known.
+        Recommendations and ``similar_items`` see new items at once. Returns self.
+
+        Examples
+        --------
+        >>> import alsrec
+        >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+        >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
+        >>> new = alsrec.Interactions.from_arrays([0, 1, 2], [999, 999, 999])
+        >>> model.update_items(new).n_items
+        101
+        """
+        from alsrec.models.updates import update_items
+
+        update_items(self, data)
+        return self
 
 
 catalog.register(FactorModel, "FactorModel")  # fitted state only: files of any factor model

@@ -49,8 +49,10 @@ class Objective:
         c = 1, 1 + alpha r, 1 + alpha log(1 + r), or alpha r (implicit's convention).
     alpha : float
         Confidence scale.
-    target : {"value", "one"}
-        p = r (after bias removal), or p = 1.
+    target : {"value", "one", "liked"}
+        p = r (after bias removal), p = 1, or p = 1 for r > 0 and 0 for r < 0
+        ("liked": implicit data with dislikes stored as negative values, each
+        a confident zero with c = 1 + alpha f(|r|)).
     regularization : float
         lambda.
     reg_exponent : float
@@ -97,12 +99,15 @@ class Objective:
         Raises
         ------
         DataError
-            Negative values with implicit confidences (a confidence must be >= 0).
+            Negative values with implicit confidences (a confidence must be >= 0),
+            unless ``target="liked"`` reads them as dislikes.
         """
-        if self.confidence != "one" and len(values) and np.min(values) < 0:
+        signed_ok = self.confidence == "one" or self.target == "liked"
+        if not signed_ok and len(values) and np.min(values) < 0:
             raise DataError(
                 f"implicit confidences need values >= 0; found negative values in {where}. "
-                "Use preset='explicit' for signed ratings."
+                "Use target='liked' to read them as dislikes, or preset='explicit' for "
+                "signed ratings."
             )
 
     def row_regularization(self, counts: np.ndarray, n_other: int) -> np.ndarray:
@@ -190,8 +195,7 @@ def _check(objective: Objective) -> None:
         raise ParameterError(
             f"confidence={objective.confidence!r} must be one of {', '.join(CONFIDENCE_CODES)}."
         )
-    if objective.target not in TARGET_CODES:
-        raise ParameterError(f"target={objective.target!r} must be 'value' or 'one'.")
+    Param("target", "choice", choices=tuple(TARGET_CODES)).check(objective.target)
     for name in ("unobserved_weight", "alpha", "regularization", "reg_exponent", "bias_damping"):
         Param(name, "number", 0.0).check(getattr(objective, name))
 
