@@ -55,6 +55,7 @@ FLAGS = {
         "user_col",
     )
 }
+FLAGS["n_folds"] = "--folds"
 _QUOTED = r"'(?:[^'\\]|\\.)*'"
 _KEYWORD = re.compile(rf"\b({'|'.join(FLAGS)})=((?:{_QUOTED})(?:(?:, | or ){_QUOTED})*|[\w.+-]+)")
 

@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperCommand
 
 from alsrec import plots
+from alsrec._atomic import atomic_write
 from alsrec.cli import features
 from alsrec.cli.common import (
     STATE,
@@ -350,7 +351,17 @@ def _new_user_ratings(path: Path, item_ids) -> tuple[list, np.ndarray | None]:
 
     if not path.is_file():
         raise fail(f"no such file: {path}. Check the --new-user-ratings path.")
-    ratings = pd.read_csv(path, dtype=str)
+    try:
+        ratings = pd.read_csv(path, dtype=str)
+    except UnicodeDecodeError:
+        raise fail(f"{path} is not UTF-8 text; save it as UTF-8 CSV.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise fail(
+            f"{path} could not be read as CSV ({' '.join(str(exc).split())}); give a file with "
+            "a header line 'item,rating' and one row per rated item."
+        ) from None
+    if ratings.empty:
+        raise fail(f"{path} has no rows; give one row per rated item under 'item,rating'.")
     item_col = next((c for c in ITEM_COLUMN_ALIASES if c in ratings.columns), None)
     if item_col is None:
         raise fail(f"{path} needs an 'item' column (and optionally 'rating'); see --help.")
@@ -435,6 +446,11 @@ def _models(specs: list[str] | None, default: list[str], seed: int | None = None
     models = {}
     for spec in specs or default:
         label, name, params = parse_model_spec(spec)
+        if label in models:
+            raise fail(
+                f"two -m options are labelled {label!r}; give each model its own label, "
+                f"e.g. -m {label}2={spec.partition('=')[2] or spec}."
+            )
         model = build(name, params, context=f"model spec {spec!r}")
         if seed is not None and "random_state" not in params:
             model = with_seed(model, seed)
@@ -535,8 +551,10 @@ def _finish_study(study, out: Path | None, report: Path | None, json_output: boo
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         per_user = out / "per_user.csv"
-        study.cv.per_user.to_csv(per_user, index=False)
-        study.summary.to_csv(out / "summary.csv", index=False)
+        with atomic_write(per_user, "w") as handle:
+            study.cv.per_user.to_csv(handle, index=False)
+        with atomic_write(out / "summary.csv", "w") as handle:
+            study.summary.to_csv(handle, index=False)
         metric = study.metrics[0]
         table = study.cv.user_means(metric)
         figure = out / f"{metric.replace('@', '_at_')}_histograms.png"

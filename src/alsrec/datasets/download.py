@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import shutil
@@ -25,6 +24,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
+from alsrec._atomic import atomic_write
 from alsrec.errors import DataError, DownloadError
 
 CHUNK = 1 << 20
@@ -108,56 +108,45 @@ def download(
     from tqdm.auto import tqdm
 
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            response = _open(url, timeout, "download")
-            with response:
-                total = response.headers.get("Content-Length")
-                total = int(total) if total and total.isdigit() else None
-                with tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    desc=destination.name,
-                    disable=not progress,
-                    leave=False,
-                ) as bar:
-                    while True:
-                        try:
-                            chunk = response.read(CHUNK)
-                        except (OSError, ValueError) as exc:
-                            why = f"no data for {timeout:g} s" if _timed_out(exc) else exc
-                            raise DownloadError(
-                                f"the download of {url} broke off after {received} bytes: {why}"
-                            ) from None
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        digest.update(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            if total is not None and received != total:
-                raise DownloadError(
-                    f"the download of {url} stopped at {received} of {total} bytes; try again."
-                )
-            out.flush()
-            os.fsync(out.fileno())
+    # atomic_write removes the partial file on any error, so nothing is left behind.
+    with atomic_write(destination) as out:
+        response = _open(url, timeout, "download")
+        with response:
+            total = response.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            with tqdm(
+                total=total,
+                unit="B",
+                unit_scale=True,
+                desc=destination.name,
+                disable=not progress,
+                leave=False,
+            ) as bar:
+                while True:
+                    try:
+                        chunk = response.read(CHUNK)
+                    except (OSError, ValueError) as exc:
+                        why = f"no data for {timeout:g} s" if _timed_out(exc) else exc
+                        raise DownloadError(
+                            f"the download of {url} broke off after {received} bytes: {why}"
+                        ) from None
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
+        if total is not None and received != total:
+            raise DownloadError(
+                f"the download of {url} stopped at {received} of {total} bytes; try again."
+            )
         if expected_md5 is not None and digest.hexdigest() != expected_md5.lower():
             raise DownloadError(
                 f"{url} has MD5 {digest.hexdigest()}, expected {expected_md5}: the file is "
                 f"damaged or not the official one. Nothing was kept; try again later."
             )
-        os.replace(tmp_name, destination)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
     return destination
 
 
