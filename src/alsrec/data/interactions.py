@@ -592,8 +592,21 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def _lookup(index: pd.Index, ids, label: str, missing: str) -> np.ndarray:
-    ids_array = np.atleast_1d(np.asarray(ids, dtype=object if index.dtype == object else None))
-    positions = index.get_indexer(ids_array)
+    if isinstance(ids, np.ndarray) and ids.dtype != object and index.dtype != object:
+        ids_array = np.atleast_1d(ids)  # numeric ids against numeric ids: no conversion
+    else:
+        # object dtype keeps each id as given (np.asarray would coerce 1 and '1', or
+        # fail on bytes); an unhashable id is refused below as an unknown id
+        is_many = isinstance(ids, list | tuple | np.ndarray | pd.Index | pd.Series)
+        values = list(ids) if is_many else [ids]
+        ids_array = np.empty(len(values), dtype=object)
+        ids_array[:] = values
+    try:
+        positions = index.get_indexer(ids_array)
+    except TypeError:  # unhashable ids (lists, dicts) cannot be ids at all
+        raise UnknownIdError(
+            f"{label} ids must be integers or text, not {type(ids_array[0]).__name__}."
+        ) from None
     if missing == "error" and (positions < 0).any():
         unknown = ids_array[positions < 0]
         shown = ", ".join(repr(plain(x)) for x in unknown[:5].tolist())
