@@ -203,7 +203,9 @@ def test_version():
     assert result.stdout.strip() == f"alsrec {__version__}"
 
 
-@pytest.mark.parametrize("command", ["info", "train", "recommend", "similar", "evaluate", "demo"])
+@pytest.mark.parametrize(
+    "command", ["info", "train", "recommend", "similar", "evaluate", "demo", "audience", "update"]
+)
 def test_help_reads_cleanly(command):
     text = run_cli(command, "--help").stdout
     assert "\\ " not in text

@@ -28,7 +28,9 @@ RECOMMEND_EXTRAS: dict[str, tuple[Any, Any]] = {
         Annotated[
             Path | None,
             typer.Option(
-                "--users-file", help="Text file of user ids, one per line: recommend for all."
+                "--users-file",
+                metavar="FILE",
+                help="Text file of user ids, one per line: recommend for all.",
             ),
         ],
         None,
@@ -37,7 +39,10 @@ RECOMMEND_EXTRAS: dict[str, tuple[Any, Any]] = {
         Annotated[
             Path | None,
             typer.Option(
-                "--output", "-o", help="Write the recommendations to a .parquet or .csv file."
+                "--output",
+                "-o",
+                metavar="FILE",
+                help="Write the recommendations to a .parquet or .csv file.",
             ),
         ],
         None,
@@ -54,7 +59,9 @@ RECOMMEND_EXTRAS: dict[str, tuple[Any, Any]] = {
     "fallback": (
         Annotated[
             str | None,
-            typer.Option(help="Rank unknown users by this instead of failing: popularity."),
+            typer.Option(
+                metavar="METHOD", help="Rank unknown users by this instead of failing: popularity."
+            ),
         ],
         None,
     ),
@@ -206,8 +213,8 @@ def recommend_more(options: dict[str, Any], extras: dict[str, Any]) -> None:
 
 def audience(
     model_path: ModelArg,
-    item: Annotated[str, typer.Option("--item", "-i", help="An item id.")],
-    n: Annotated[int, typer.Option("-n", help="How many users.")] = 10,
+    item: Annotated[str, typer.Option("--item", "-i", metavar="ID", help="An item id.")],
+    n: Annotated[int, typer.Option("-n", metavar="N", help="How many users.")] = 10,
     include_seen: Annotated[
         bool, typer.Option(help="Keep users who already interacted with the item.")
     ] = False,
@@ -230,18 +237,22 @@ def audience(
 def update(
     model_path: ModelArg,
     interactions: Annotated[
-        Path, typer.Option("--interactions", help="CSV/TSV/Parquet of new interactions.")
+        Path,
+        typer.Option("--interactions", metavar="FILE", help="CSV/TSV/Parquet of new interactions."),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to save the updated model.")
+        Path,
+        typer.Option("--output", "-o", metavar="FILE", help="Where to save the updated model."),
     ],
     side: Annotated[
         str,
-        typer.Option(help="items: refresh and add items (users fixed); users: the mirror."),
+        typer.Option(
+            metavar="SIDE", help="items: refresh and add items (users fixed); users: the mirror."
+        ),
     ] = "items",
-    user_col: Annotated[str | None, typer.Option(help="User id column.")] = None,
-    item_col: Annotated[str | None, typer.Option(help="Item id column.")] = None,
-    rating_col: Annotated[str | None, typer.Option(help="Rating column.")] = None,
+    user_col: Annotated[str | None, typer.Option(metavar="COLUMN", help="User id column.")] = None,
+    item_col: Annotated[str | None, typer.Option(metavar="COLUMN", help="Item id column.")] = None,
+    rating_col: Annotated[str | None, typer.Option(metavar="COLUMN", help="Rating column.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Refresh known items (or users) and add new ones without refitting the other side.
