@@ -4,6 +4,7 @@
     python -m benchmarks.bench_als synthetic --nnz 5000000 --factors 64 128
     python -m benchmarks.bench_als topk               # top-20 for every user of ml-latest-small
     python -m benchmarks.bench_als zeros              # the blog's model vs dense numpy
+    python -m benchmarks.bench_als firstfit           # the first fit of a fresh process
     python -m benchmarks.bench_als all
 
 Both libraries solve the same objective (implicit's: c = alpha * r observed,
@@ -36,8 +37,19 @@ def cg_gflops(result: dict, factors: int, steps: int = 3) -> float:
     return 2 * fmas / result["per_iteration"] / 1e9
 
 
-def bench_fit(data: dict, factors: int, iterations: int, solvers: list[str], repeats: int):
-    """Fit alsrec and implicit with each solver; print a table with ratios."""
+def bench_fit(
+    data: dict,
+    factors: int,
+    iterations: int,
+    solvers: list[str],
+    repeats: int,
+    first_call: bool = False,
+):
+    """Fit alsrec and implicit with each solver; print a table with ratios.
+
+    ``first_call``: time the first fit of each fresh process (loading numba's cached
+    kernels included) instead of a fit after a warm-up.
+    """
     rows = []
     base = {
         "task": "fit",
@@ -49,7 +61,7 @@ def bench_fit(data: dict, factors: int, iterations: int, solvers: list[str], rep
     }
     for solver in solvers:
         tasks = {
-            "alsrec": {**base, "lib": "alsrec", "solver": solver, "warmup": True},
+            "alsrec": {**base, "lib": "alsrec", "solver": solver, "warmup": not first_call},
             "implicit": {**base, "lib": "implicit", "solver": solver},
         }
         results = alternate(tasks, repeats)
@@ -96,7 +108,7 @@ FIT_HEADER = [
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("case", choices=["small", "synthetic", "topk", "zeros", "all"])
+    parser.add_argument("case", choices=["small", "synthetic", "topk", "zeros", "firstfit", "all"])
     parser.add_argument("--nnz", type=int, nargs="+", default=[5_000_000])
     parser.add_argument("--factors", type=int, nargs="+", default=[64])
     parser.add_argument("--iterations", type=int, default=3)
@@ -110,6 +122,12 @@ def main() -> None:
     if args.case in ("small", "all"):
         print("## ml-latest-small, implicit objective, 15 iterations\n")
         rows = bench_fit({"data": "ml-latest-small"}, 64, 15, args.solvers, args.repeats)
+        print(table(rows, FIT_HEADER), "\n")
+    if args.case in ("firstfit", "all"):
+        print("## ml-latest-small, first fit of a fresh process (no warm-up), 15 iterations\n")
+        rows = bench_fit(
+            {"data": "ml-latest-small"}, 64, 15, args.solvers, args.repeats, first_call=True
+        )
         print(table(rows, FIT_HEADER), "\n")
     if args.case in ("synthetic", "all"):
         for nnz in args.nnz:
