@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -242,6 +243,19 @@ class SearchResult:
         return int(self.table["fits"].sum())
 
 
+@contextmanager
+def _quiet_optuna():
+    """Optuna logs every trial at INFO; alsrec reports trials itself (callbacks)."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
 class _Counter:
     """What a trial spent: fits started, iterations run, fit seconds."""
 
@@ -445,83 +459,39 @@ def search(
     if storage is not None and study_name is None:
         preset = estimator.get_params().get("preset", type(estimator).__name__)
         study_name = f"alsrec-{preset}-{parsed.name}"
-    verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # alsrec reports trials itself
-    try:
-        return _run(
-            estimator,
-            space,
-            data,
-            protocol,
-            parsed,
-            seeds,
-            n_trials,
-            timeout,
-            random_state,
-            sampler,
-            pruner,
-            report_every,
+    with _quiet_optuna():
+        study = _open_study(
             storage,
             study_name,
-            callbacks,
-            show_progress,
+            _sampler(sampler, space, n_trials, random_state),
+            _pruner(pruner),
+            parsed,
         )
-    finally:
-        optuna.logging.set_verbosity(verbosity)
-
-
-def _run(
-    estimator,
-    space,
-    data,
-    protocol,
-    parsed,
-    seeds,
-    n_trials,
-    timeout,
-    random_state,
-    sampler,
-    pruner,
-    report_every,
-    storage,
-    study_name,
-    callbacks,
-    show_progress,
-) -> SearchResult:
-    import optuna
-
-    study = _open_study(
-        storage,
-        study_name,
-        _sampler(sampler, space, n_trials, random_state),
-        _pruner(pruner),
-        parsed,
-    )
-    # the same validation folds for every trial, split once
-    folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    remaining = None
-    extra = list(callbacks)
-    if n_trials is not None:
-        remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=finished)))
-        extra.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
-    if remaining != 0:
-        study.optimize(
-            _objective(estimator, space, folds, parsed, report_every),
-            n_trials=remaining,
-            timeout=timeout,
-            callbacks=extra,
-            catch=(NumericalError,),  # a diverging configuration is a failed trial, not fatal
-            show_progress_bar=show_progress,
-        )
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if not complete:
-        raise AlsrecError(
-            f"no trial of study {study.study_name!r} completed; widen the space, raise "
-            f"n_trials or timeout, or use pruner='none'."
-        )
-    best = study.best_trial
-    return SearchResult(dict(best.params), float(best.value), _table(study, parsed), study)
+        # the same validation folds for every trial, split once
+        folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        remaining = None
+        extra = list(callbacks)
+        if n_trials is not None:
+            remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=finished)))
+            extra.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
+        if remaining != 0:
+            study.optimize(
+                _objective(estimator, space, folds, parsed, report_every),
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=extra,
+                catch=(NumericalError,),  # a diverging configuration is a failed trial, not fatal
+                show_progress_bar=show_progress,
+            )
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not complete:
+            raise AlsrecError(
+                f"no trial of study {study.study_name!r} completed; widen the space, raise "
+                f"n_trials or timeout, or use pruner='none'."
+            )
+        best = study.best_trial
+        return SearchResult(dict(best.params), float(best.value), _table(study, parsed), study)
 
 
 def fingerprint(data: Interactions) -> str:
