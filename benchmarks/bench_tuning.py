@@ -104,7 +104,9 @@ def main() -> None:
                         "fits": fits,
                         "iterations": iterations,
                         "seconds": seconds,
-                        "chosen": {k: round(float(v), 4) for k, v in chosen.items()},
+                        "chosen": {
+                            k: round(v, 4) if isinstance(v, float) else v for k, v in chosen.items()
+                        },
                     }
                 )
                 print(
