@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--sampler-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--json", default=None, help="Also write the rows to this file.")
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="Run only these contenders (e.g. optuna)."
+    )
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
     print(
@@ -88,6 +91,8 @@ def main() -> None:
     for outer_seed in args.outer_seeds:
         for fold in BlogProtocol().split(data, outer_seed):
             for name, model in contenders(args).items():
+                if args.only and not any(name.startswith(prefix) for prefix in args.only):
+                    continue
                 started = time.perf_counter()
                 model.fit(fold.train)
                 seconds = time.perf_counter() - started
@@ -116,7 +121,8 @@ def main() -> None:
                     flush=True,
                 )
     print("\npooled over outer test users (mean, 95% bootstrap CI; difference paired by user):")
-    grid = np.concatenate(per_user["grid (24)"])
+    reference = "grid (24)" if "grid (24)" in per_user else next(iter(per_user))
+    grid = np.concatenate(per_user[reference])
     summary = []
     for name, parts in per_user.items():
         values = np.concatenate(parts)
