@@ -136,23 +136,62 @@ def test_evaluate_writes_results_and_json(ratings_csv, tmp_path):
     assert (out / "NDCG_at_5_histograms.png").stat().st_size > 5000
 
 
-def test_tune_json(ratings_csv):
+def test_tune_grid_json(ratings_csv):
     result = run_cli(
         "tune",
         str(ratings_csv),
         *COLUMNS,
         "-m",
-        "zeros",
+        "zeros:iterations=4",
         "--grid",
         "factors=2,4;unobserved_weight=0.5,1.0",
         "--metric",
         "ndcg@5",
+        "--pruner",
+        "none",
         "--json",
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert len(payload["table"]) == 4
+    assert len(payload["table"]) == 4  # every combination, once
+    combos = {(row["factors"], row["unobserved_weight"]) for row in payload["table"]}
+    assert combos == {(2, 0.5), (2, 1.0), (4, 0.5), (4, 1.0)}
     assert set(payload["best_params"]) == {"factors", "unobserved_weight"}
+    assert payload["fits"] == 4 * 2  # two blog validation folds per trial
+    best = max(payload["table"], key=lambda row: row["mean"])
+    assert payload["best_score"] == pytest.approx(best["mean"])
+
+
+def test_tune_space_with_storage_resumes_and_prints_progress(ratings_csv, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'tune.db'}"
+    args = [
+        "tune",
+        str(ratings_csv),
+        *COLUMNS,
+        "-m",
+        "zeros:iterations=4",
+        "--space",
+        "unobserved_weight=log:0.01:1;factors=int:2:6:2;regularization=0.001,0.1",
+        "--metric",
+        "ndcg@5",
+        "--storage",
+        storage,
+        "--study-name",
+        "cli",
+    ]
+    first = run_cli(*args, "--trials", "3")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("trial ") == 3  # one progress line per trial
+    assert "rerun to resume it" in first.stdout
+    resumed = run_cli(*args, "--trials", "5", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    payload = json.loads(resumed.stdout)
+    assert sorted(row["number"] for row in payload["table"]) == [0, 1, 2, 3, 4]
+    assert payload["study_name"] == "cli"
+    for row in payload["table"]:
+        assert 0.01 <= row["unobserved_weight"] <= 1
+        assert row["factors"] in (2, 4, 6)
+        assert row["regularization"] in (0.001, 0.1)
 
 
 @pytest.mark.parametrize(
@@ -172,6 +211,9 @@ def test_tune_json(ratings_csv):
         ),
         (["evaluate", "ml-latest-small", "--metrics", "bleu@3"], "unknown metric"),
         (["tune", "ml-latest-small", "--grid", "factors"], "needs the form name=v1,v2"),
+        (["tune", "ml-latest-small", "--space", "factors=int:a:b"], "needs numbers"),
+        (["tune", "ml-latest-small", "--space", "w=log:0:1"], "a log range needs low > 0"),
+        (["tune", "ml-latest-small", "--grid", "factors=2", "--space", "x=1"], "not both"),
     ],
 )
 def test_bad_input_exits_1_with_one_line(args, message, ml_dir, tmp_path):

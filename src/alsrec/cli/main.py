@@ -586,17 +586,82 @@ def _finish_study(study, out: Path | None, report: Path | None, json_output: boo
 
 
 # ---------------------------------------------------------------------------- tune
+def _parse_space(text: str) -> dict:
+    """``"unobserved_weight=log:0.01:1;factors=int:16:128:16;k=32,64"`` -> a search space.
+
+    ``log:LOW:HIGH`` (log-uniform), ``float:LOW:HIGH[:STEP]``, ``int:LOW:HIGH[:STEP]``,
+    or a comma-separated list of values (categorical).
+    """
+    from alsrec.cli.common import parse_value
+    from alsrec.evaluation.tuning import distribution
+
+    space: dict = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = part.partition("=")
+        kind, colon, bounds = value.partition(":")
+        if not sep or not value.strip():
+            raise fail(f"space entry {part!r} needs the form name=log:LOW:HIGH or name=v1,v2,...")
+        if colon and kind.strip() in ("log", "float", "int"):
+            numbers = [parse_value(b) for b in bounds.split(":")]
+            if len(numbers) not in (2, 3) or not all(isinstance(n, int | float) for n in numbers):
+                raise fail(f"space entry {part!r} needs numbers: {kind}:LOW:HIGH[:STEP].")
+            space[key.strip()] = distribution(kind.strip(), *numbers)
+        else:
+            space[key.strip()] = [parse_value(v) for v in value.split(",")]
+    if not space:
+        raise fail("--space is empty; e.g. --space 'unobserved_weight=log:0.01:1;factors=32,64'.")
+    return space
+
+
+def _trial_printer(metric: str):
+    """Optuna callback: one line per finished trial on stderr."""
+
+    def show(study, trial) -> None:
+        value = "" if trial.value is None else f" {metric} {trial.value:.4f}"
+        try:
+            best = f" (best {study.best_value:.4f})"
+        except ValueError:  # no completed trial yet
+            best = ""
+        params = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
+        )
+        typer.echo(
+            f"trial {trial.number} {trial.state.name.lower()}{value}{best}: {params}", err=True
+        )
+
+    return show
+
+
 @app.command()
 @handle_errors
 def tune(
     data: DataArg,
-    grid: Annotated[str, typer.Option(help="e.g. 'factors=32,64;regularization=0.01,0.1'.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Base model spec.")] = "zeros",
+    space: Annotated[
+        str | None,
+        typer.Option(
+            help="Search space, e.g. 'unobserved_weight=log:0.01:1;factors=int:16:128:16;"
+            "reg_exponent=float:0:1;k=32,64' (default: the preset's declared space)."
+        ),
+    ] = None,
+    grid: Annotated[
+        str | None,
+        typer.Option(help="Try every combination, e.g. 'factors=32,64;regularization=0.01,0.1'."),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Trials in the study (default 20; a grid: all of it).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after S.")] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna RDB URL, e.g. sqlite:///tune.db (resumable, shareable)."),
+    ] = None,
+    study_name: Annotated[str | None, typer.Option(help="Study name in --storage.")] = None,
+    pruner: Annotated[str, typer.Option(help="median, halving or none.")] = "median",
     protocol: ProtocolOpt = "blog",
-    metric: Annotated[str, typer.Option(help="What to maximise.")] = "ndcg@20",
-    seeds: Annotated[str, typer.Option(help="Validation seeds.")] = "0",
-    mode: Annotated[str, typer.Option(help="grid or random.")] = "grid",
-    n_iter: Annotated[int, typer.Option(help="Configurations drawn in random mode.")] = 10,
+    metric: Annotated[str, typer.Option(help="What to optimise.")] = "ndcg@20",
+    seeds: Annotated[str, typer.Option(help="Validation split seeds.")] = "0",
+    random_state: Annotated[int, typer.Option(help="Seed of the sampler.")] = 0,
     data_dir: DataDirOpt = None,
     user_col: UserColOpt = None,
     item_col: ItemColOpt = None,
@@ -604,38 +669,69 @@ def tune(
     sep: SepOpt = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Hyperparameter search by cross-validation on DATA (give it training data only).
+    """Hyperparameter search (Optuna TPE, pruned) by cross-validation on DATA.
 
-    Example:
+    Give it training data only. Examples:
+
+        alsrec tune ml-latest-small -m zeros --trials 30 --storage sqlite:///tune.db
 
         alsrec tune ml-latest-small -m zeros --grid 'unobserved_weight=0.1,0.2;factors=32,48'
     """
+    import math
+
     from alsrec.evaluation import search
 
+    if space is not None and grid is not None:
+        raise fail("give --space or --grid, not both.")
+    if trials is not None and trials < 1:
+        raise fail(f"--trials {trials} must be at least 1.")
+    chosen = _parse_space(space) if space is not None else None
+    sampler = "tpe"
+    if grid is not None:
+        chosen, sampler = parse_grid(grid), "grid"
+        size = math.prod(len(values) for values in chosen.values())
+        trials = size if trials is None else min(trials, size)
+    if trials is None and timeout is None:
+        trials = 20
     interactions = load_data(data, data_dir, user_col, item_col, rating_col, sep=sep)
     base = _models([model], [])
     result = search(
         next(iter(base.values())),
-        parse_grid(grid),
+        chosen,
         interactions,
         _protocol(protocol, None, False, None, None, None),
         metric,
         _seeds(seeds),
-        mode,
-        n_iter,
-        show_progress=not json_output and sys.stderr.isatty(),
+        n_trials=trials,
+        timeout=timeout,
+        random_state=random_state,
+        sampler=sampler,
+        pruner=pruner,
+        storage=storage,
+        study_name=study_name,
+        callbacks=() if json_output else (_trial_printer(metric),),
     )
+    states = result.table["state"].value_counts().to_dict()
     if json_output:
         emit_json(
             {
                 "best_params": result.best_params,
                 "best_score": result.best_score,
+                "study_name": result.study.study_name,
+                "storage": storage,
+                "trials": len(result.table),
+                "states": states,
+                "fits": result.n_fits,
                 "table": result.table.to_dict(orient="records"),
             }
         )
         return
-    typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    typer.echo(f"\nbest: {result.best_params} ({metric} {result.best_score:.4f})")
+    typer.echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in states.items())
+    typer.echo(f"\n{len(result.table)} trials ({counts}), {result.n_fits} fits")
+    typer.echo(f"best: {result.best_params} ({metric} {result.best_score:.4f})")
+    if storage is not None:
+        typer.echo(f"study {result.study.study_name!r} in {storage}: rerun to resume it")
 
 
 # ---------------------------------------------------------------------------- demo

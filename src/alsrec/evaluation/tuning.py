@@ -1,25 +1,222 @@
-"""Hyperparameter search scored by cross-validation on the data it is given.
+"""Hyperparameter search on Optuna, scored by cross-validation on the data it is given.
 
 Give it training data only: :class:`Tuned` does exactly that inside each
 outer fold of :func:`~alsrec.evaluation.cross_validate` (nested
 cross-validation), so the outer test folds never influence the choice.
+
+A search is an Optuna study: a seeded TPE sampler proposes parameters from a
+declared space (:data:`PRESET_SPACES`, or one given by the caller), each trial
+is scored by the protocol's validation folds, and a pruner stops a trial early
+when the validation metric it reports during training (through the ALS
+``callback``) is worse than its peers' at the same iteration. A study can live
+in any Optuna RDB storage (``sqlite:///tune.db``): running the same search
+again resumes it. Optuna is imported inside the functions, so ``import alsrec``
+stays fast.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Mapping, Sequence
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.errors import ParameterError
-from alsrec.evaluation.metrics import parse_metric
-from alsrec.evaluation.runner import clone, cross_validate
+from alsrec.errors import AlsrecError, NumericalError, ParameterError
+from alsrec.evaluation.metrics import Metric, parse_metric
+from alsrec.evaluation.protocols import BlogProtocol, Fold
+from alsrec.evaluation.runner import clone, evaluate_fold
 from alsrec.models.base import FactorModel
+
+if TYPE_CHECKING:
+    import optuna
+
+# A space maps a parameter name to a list of values (categorical) or an Optuna
+# distribution; or it is a function ``trial -> {name: value}`` (define-by-run).
+Space = Mapping[str, Any] | Callable[[Any], dict]
+
+# Declared per preset as (kind, low, high[, step]); kind "log" is a log-uniform float,
+# "float" a uniform float, "int" a whole number on a grid of ``step``.
+# zeros: w0 is the weight of a missing cell relative to an observed one, and lambda is
+# count-scaled (lambda_u = lambda (n_u + w0 n_items)^nu with nu near 1, as ALS-WR), so both
+# ranges are relative and carry across data sets; they were narrowed on ml-latest-small
+# (blog protocol, outer seed 0) and are reported on other seeds (benchmarks/bench_tuning.py).
+PRESET_SPACES: dict[str, dict[str, tuple]] = {
+    "zeros": {
+        "unobserved_weight": ("log", 0.02, 0.5),
+        "regularization": ("log", 0.01, 0.3),
+        "factors": ("int", 32, 128, 32),
+        "reg_exponent": ("float", 0.5, 1.0),
+    },
+    "implicit": {
+        "alpha": ("log", 0.1, 100.0),
+        "regularization": ("log", 1e-3, 10.0),
+        "factors": ("int", 16, 128, 16),
+        "iterations": ("int", 5, 25, 5),
+    },
+    "explicit": {
+        "regularization": ("log", 5e-3, 0.5),
+        "factors": ("int", 8, 128, 8),
+        "iterations": ("int", 5, 25, 5),
+    },
+}
+
+
+def distribution(kind: str, low: float, high: float, step: float | None = None):
+    """The Optuna distribution of a declared dimension.
+
+    Parameters
+    ----------
+    kind : {"log", "float", "int"}
+        Log-uniform float, uniform float, or whole number (``step`` apart).
+    low, high : float
+        Bounds (both included).
+    step : float, optional
+        Grid spacing (int: default 1).
+    """
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    if not low < high:
+        raise ParameterError(f"a {kind} range needs low < high; got {low} and {high}.")
+    if kind == "log":
+        if low <= 0:
+            raise ParameterError(f"a log range needs low > 0; got {low}.")
+        return FloatDistribution(float(low), float(high), log=True)
+    if kind == "float":
+        return FloatDistribution(float(low), float(high), step=step)
+    if kind == "int":
+        return IntDistribution(int(low), int(high), step=int(step or 1))
+    raise ParameterError(f"range kind {kind!r} must be 'log', 'float' or 'int'.")
+
+
+def default_space(estimator: Any) -> dict[str, Any]:
+    """The declared search space of ``estimator``'s preset, as Optuna distributions."""
+    preset = estimator.get_params().get("preset")
+    if preset not in PRESET_SPACES:
+        raise ParameterError(
+            f"{type(estimator).__name__} has no declared search space; give space= "
+            f"(e.g. {{'factors': [32, 64]}})."
+        )
+    return {name: distribution(*spec) for name, spec in PRESET_SPACES[preset].items()}
+
+
+def _check_space(space: Space, estimator: Any) -> Space:
+    if callable(space):
+        return space
+    from optuna.distributions import BaseDistribution, CategoricalDistribution
+
+    if not space:
+        raise ParameterError("the search space is empty; give at least one parameter.")
+    known = estimator.get_params()
+    checked: dict[str, Any] = {}
+    for name, values in space.items():
+        if name not in known:
+            raise ParameterError(f"{type(estimator).__name__} has no parameter {name!r}.")
+        if isinstance(values, BaseDistribution):
+            checked[name] = values
+        elif isinstance(values, Sequence) and not isinstance(values, str) and len(values):
+            checked[name] = CategoricalDistribution(list(values))
+        else:
+            raise ParameterError(
+                f"space[{name!r}] must be a non-empty list of values or an Optuna distribution."
+            )
+    return checked
+
+
+def _suggest(trial: optuna.Trial, space: Space) -> dict:
+    if callable(space):
+        return dict(space(trial))
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    params = {}
+    for name, dist in space.items():
+        if isinstance(dist, CategoricalDistribution):
+            params[name] = trial.suggest_categorical(name, dist.choices)
+        elif isinstance(dist, FloatDistribution):
+            params[name] = trial.suggest_float(
+                name, dist.low, dist.high, log=dist.log, step=dist.step
+            )
+        else:
+            params[name] = trial.suggest_int(
+                name, dist.low, dist.high, step=dist.step, log=dist.log
+            )
+    return params
+
+
+def _sampler(sampler: Any, space: Space, n_trials: int | None, seed: int):
+    import optuna
+
+    if isinstance(sampler, optuna.samplers.BaseSampler):
+        return sampler
+    if sampler == "tpe":
+        # few random start-up trials when the budget is small, so TPE gets to model
+        startup = max(2, min(10, (n_trials or 20) // 2))
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+    if sampler == "grid":
+        from optuna.distributions import CategoricalDistribution
+
+        if callable(space) or not all(
+            isinstance(d, CategoricalDistribution) for d in space.values()
+        ):
+            raise ParameterError("sampler='grid' needs a space of value lists only.")
+        return optuna.samplers.GridSampler(
+            {name: list(d.choices) for name, d in space.items()}, seed=seed
+        )
+    raise ParameterError(f"sampler={sampler!r} must be 'tpe', 'grid' or an Optuna sampler.")
+
+
+def _pruner(pruner: Any, report_every: int | None):
+    import optuna
+
+    if pruner is None or pruner == "none":
+        return optuna.pruners.NopPruner()
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    if pruner == "median":
+        # spare each trial's first report: early iterates rank configurations poorly
+        warmup = 2 * report_every if report_every else 0
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
+    if pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    raise ParameterError(
+        f"pruner={pruner!r} must be 'median', 'halving', 'none' or an Optuna pruner."
+    )
+
+
+def _open_study(storage, study_name, sampler, pruner, metric: Metric):
+    import optuna
+
+    direction = "maximize" if metric.higher_is_better else "minimize"
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            load_if_exists=storage is not None,
+            sampler=sampler,
+            pruner=pruner,
+            direction=direction,
+        )
+    except ParameterError:
+        raise
+    except Exception as error:  # storage URLs fail in many driver-specific ways
+        raise ParameterError(
+            f"storage={storage!r} could not be opened ({error}); give an Optuna RDB URL "
+            f"such as 'sqlite:///tune.db'."
+        ) from error
+    stored_metric = study.user_attrs.get("metric")
+    if stored_metric is None:
+        study.set_user_attr("metric", metric.name)
+    elif stored_metric != metric.name:
+        raise ParameterError(
+            f"study {study.study_name!r} was run for {stored_metric}, not {metric.name}; "
+            f"give another study_name."
+        )
+    return study
 
 
 @dataclass
@@ -33,98 +230,282 @@ class SearchResult:
     best_score : float
         Its mean metric over validation users.
     table : pandas.DataFrame
-        One row per configuration: its parameters, mean, std and fit seconds,
-        best first.
+        One row per trial: number, state (COMPLETE, PRUNED, FAIL), parameters,
+        ``mean`` and ``std`` of the metric over validation users, ``fits``
+        (model fits started), ``iterations`` (ALS iterations run) and
+        ``fit_seconds``; completed trials first, best first.
+    study : optuna.Study
+        The study itself (history, storage, importances).
     """
 
     best_params: dict
     best_score: float
     table: pd.DataFrame
+    study: Any
+
+    @property
+    def n_fits(self) -> int:
+        """Model fits started by every trial of the study (pruned ones included)."""
+        return int(self.table["fits"].sum())
 
 
-def _configurations(
-    grid: Mapping[str, Sequence[Any]], mode: str, n_iter: int, random_state: int
-) -> list[dict]:
-    if not grid:
-        raise ParameterError("the grid is empty; give at least one parameter and its values.")
-    for name, values in grid.items():
-        if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
-            raise ParameterError(f"grid[{name!r}] must be a non-empty list of values.")
-    names = list(grid)
-    every = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]
-    if mode == "grid":
-        return every
-    if mode == "random":
-        rng = np.random.default_rng(random_state)
-        picks = rng.choice(len(every), size=min(n_iter, len(every)), replace=False)
-        return [every[i] for i in sorted(picks)]
-    raise ParameterError(f"mode={mode!r} must be 'grid' or 'random'.")
+@contextmanager
+def _quiet_optuna():
+    """Optuna logs every trial at INFO; alsrec reports trials itself (callbacks)."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
-def search(
+class _Counter:
+    """What a trial spent: fits started, iterations run, fit seconds."""
+
+    def __init__(self) -> None:
+        self.fits = 0
+        self.iterations = 0
+        self.seconds = 0.0
+
+
+def _fold_scores(model, fold: Fold, metric: Metric, seed: int) -> np.ndarray:
+    values, _ = evaluate_fold(model, fold, [metric], seed)
+    return values[metric.name]
+
+
+def _reporter(trial, model, fold: Fold, metric: Metric, seed: int, every: int, counter: _Counter):
+    """ALS callback: report the validation metric every ``every`` iterations; prune if told."""
+    import optuna
+
+    def callback(iteration: int, elapsed: float, loss: float) -> None:
+        counter.iterations += 1
+        if iteration % every:
+            return
+        trial.report(float(np.nanmean(_fold_scores(model, fold, metric, seed))), iteration)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at iteration {iteration}")
+
+    return callback
+
+
+def _duplicate(study, params: dict, number: int):
+    import optuna
+
+    for other in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if other.number != number and other.params == params:
+            return other
+    return None
+
+
+def _objective(
     estimator: Any,
-    grid: Mapping[str, Sequence[Any]],
-    data: Interactions,
-    protocol: Any = None,
-    metric: str = "ndcg@20",
-    seeds: Sequence[int] = (0,),
-    mode: str = "grid",
-    n_iter: int = 10,
-    random_state: int = 0,
-    show_progress: bool = False,
-) -> SearchResult:
-    """Score every configuration of ``grid`` by cross-validation on ``data``.
-
-    Parameters
-    ----------
-    estimator : model
-        The base estimator; each configuration overrides some of its parameters.
-    grid : mapping of parameter name to list of values
-        The search space.
-    data : Interactions
-        Training data only (the split inside is the validation split).
-    protocol, metric, seeds
-        As in :func:`~alsrec.evaluation.cross_validate`.
-    mode : {"grid", "random"}
-        Every combination, or ``n_iter`` of them drawn without replacement.
-    """
-    parsed = parse_metric(metric)
-    if not parsed.per_user:
-        raise ParameterError(f"{parsed.name} cannot rank configurations; use a per-user metric.")
-    configurations = _configurations(grid, mode, n_iter, random_state)
-    rows = []
-    iterator = configurations
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(configurations, desc="search", unit="config")
+    space: Space,
+    folds: list[tuple[int, Fold]],
+    metric: Metric,
+    report_every: int | None,
+) -> Callable:
     base = estimator.get_params()
-    for overrides in iterator:
-        unknown = set(overrides) - set(base)
+    can_report = "callback" in base and report_every is not None
+
+    def objective(trial) -> float:
+        params = _suggest(trial, space)
+        unknown = set(params) - set(base)
         if unknown:
             raise ParameterError(
                 f"{type(estimator).__name__} has no parameter {sorted(unknown)[0]!r}."
             )
-        candidate = type(estimator)(**{**base, **overrides})
-        result = cross_validate({"candidate": candidate}, data, protocol, [parsed], seeds)
-        values = result.user_means(parsed)["candidate"].to_numpy()
-        values = values[np.isfinite(values)]
+        same = _duplicate(trial.study, params, trial.number)
+        if same is not None:  # TPE can propose a point already scored: reuse, do not refit
+            for key in ("std", "fits", "iterations", "fit_seconds"):
+                trial.set_user_attr(key, 0 if key != "std" else same.user_attrs.get("std"))
+            trial.set_user_attr("duplicate_of", same.number)
+            return float(same.value)
+        candidate = type(estimator)(**{**base, **params})
+        counter = _Counter()
+        frames = []
+        try:
+            for position, (seed, fold) in enumerate(folds):
+                model = clone(candidate)
+                if can_report and position == 0:  # prune on the first validation fold
+                    model.set_params(
+                        callback=_reporter(trial, model, fold, metric, seed, report_every, counter)
+                    )
+                counter.fits += 1
+                started = time.perf_counter()
+                try:
+                    model.fit(fold.train)
+                finally:
+                    counter.seconds += time.perf_counter() - started
+                if not (can_report and position == 0):
+                    counter.iterations += int(getattr(model, "n_iter_", 0))
+                frames.append(
+                    pd.DataFrame(
+                        {"user": fold.users, "value": _fold_scores(model, fold, metric, seed)}
+                    )
+                )
+        finally:
+            trial.set_user_attr("fits", counter.fits)
+            trial.set_user_attr("iterations", counter.iterations)
+            trial.set_user_attr("fit_seconds", counter.seconds)
+        # per user: mean over seeds first, as cross_validate's summaries do
+        per_user = pd.concat(frames).groupby("user")["value"].mean().to_numpy()
+        per_user = per_user[np.isfinite(per_user)]
+        if len(per_user) == 0:
+            raise ParameterError(f"no validation user has a defined {metric.name}.")
+        trial.set_user_attr("std", float(per_user.std()))
+        return float(per_user.mean())
+
+    return objective
+
+
+def _table(study, metric: Metric) -> pd.DataFrame:
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
         rows.append(
             {
-                **overrides,
-                "mean": values.mean(),
-                "std": values.std(),
-                "fit_seconds": result.per_fold["fit_seconds"].sum(),
+                "number": trial.number,
+                "state": trial.state.name,
+                **trial.params,
+                "mean": np.nan if trial.value is None else trial.value,
+                "std": trial.user_attrs.get("std", np.nan),
+                "fits": trial.user_attrs.get("fits", 0),
+                "iterations": trial.user_attrs.get("iterations", 0),
+                "fit_seconds": trial.user_attrs.get("fit_seconds", 0.0),
             }
         )
-    table = pd.DataFrame(rows).sort_values("mean", ascending=not parsed.higher_is_better)
-    table = table.reset_index(drop=True)
-    best = {name: _plain(table.loc[0, name]) for name in grid}
-    return SearchResult(best, float(table.loc[0, "mean"]), table)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    complete = table["state"] == "COMPLETE"
+    key = table["mean"] if metric.higher_is_better else -table["mean"]
+    table = table.assign(_complete=complete, _key=key.fillna(-np.inf))
+    table = table.sort_values(["_complete", "_key", "number"], ascending=[False, False, True])
+    return table.drop(columns=["_complete", "_key"]).reset_index(drop=True)
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def search(
+    estimator: Any,
+    space: Space | None = None,
+    data: Interactions | None = None,
+    protocol: Any = None,
+    metric: str = "ndcg@20",
+    seeds: Sequence[int] = (0,),
+    n_trials: int | None = 20,
+    timeout: float | None = None,
+    random_state: int = 0,
+    sampler: Any = "tpe",
+    pruner: Any = "median",
+    report_every: int | None = 5,
+    storage: str | None = None,
+    study_name: str | None = None,
+    callbacks: Sequence[Callable] = (),
+    show_progress: bool = False,
+) -> SearchResult:
+    """Search hyperparameters with an Optuna study scored by cross-validation on ``data``.
+
+    Parameters
+    ----------
+    estimator : model
+        The base estimator; each trial overrides some of its parameters.
+    space : mapping or callable, optional
+        Parameter name -> list of values (categorical) or Optuna distribution
+        (see :func:`distribution`), or a function ``trial -> params``. Default:
+        the estimator preset's declared space (:data:`PRESET_SPACES`).
+    data : Interactions
+        Training data only (the protocol's split inside is the validation split).
+    protocol, metric, seeds
+        As in :func:`~alsrec.evaluation.cross_validate` (default: the blog's protocol).
+    n_trials : int, optional
+        Trials the study should hold when this call returns (complete and
+        pruned; a resumed study only runs the missing ones). None: until ``timeout``.
+    timeout : float, optional
+        Stop starting trials after this many seconds.
+    random_state : int
+        Seed of the sampler (TPE, or the grid's order).
+    sampler : {"tpe", "grid"} or optuna sampler
+        "grid" tries every combination of an all-list space.
+    pruner : {"median", "halving", "none"} or optuna pruner
+        Stops trials whose reported validation metric trails the others'.
+    report_every : int, optional
+        Report the validation metric every this many ALS iterations of the
+        first validation fold (None: never, so nothing is pruned).
+    storage : str, optional
+        Optuna RDB URL (``"sqlite:///tune.db"``, ``"postgresql://..."``); the
+        study is created or, if it exists, resumed. Several processes or
+        machines may share one.
+    study_name : str, optional
+        Name of the study in ``storage`` (default ``"alsrec-<preset>-<metric>"``).
+    callbacks : sequence of callable
+        Optuna callbacks ``(study, frozen_trial)`` after each trial (progress).
+    show_progress : bool
+        Optuna's progress bar.
+
+    Returns
+    -------
+    SearchResult
+    """
+    import optuna
+
+    if data is None:
+        raise ParameterError("give data= (training data only) to search on.")
+    parsed = parse_metric(metric)
+    if not parsed.per_user:
+        raise ParameterError(f"{parsed.name} cannot rank configurations; use a per-user metric.")
+    if n_trials is None and timeout is None:
+        raise ParameterError("give n_trials= or timeout=, or the search would never stop.")
+    if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
+        raise ParameterError(f"n_trials={n_trials!r} must be a positive whole number.")
+    if report_every is not None and (not isinstance(report_every, int) or report_every < 1):
+        raise ParameterError(f"report_every={report_every!r} must be a positive whole number.")
+    space = _check_space(default_space(estimator) if space is None else space, estimator)
+    protocol = protocol or BlogProtocol()
+    if storage is not None and study_name is None:
+        preset = estimator.get_params().get("preset", type(estimator).__name__)
+        study_name = f"alsrec-{preset}-{parsed.name}"
+    with _quiet_optuna():
+        study = _open_study(
+            storage,
+            study_name,
+            _sampler(sampler, space, n_trials, random_state),
+            _pruner(pruner, report_every),
+            parsed,
+        )
+        # the same validation folds for every trial, split once
+        folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
+        finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        remaining = None
+        extra = list(callbacks)
+        if n_trials is not None:
+            remaining = max(0, n_trials - len(study.get_trials(deepcopy=False, states=finished)))
+            extra.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
+        if remaining != 0:
+            study.optimize(
+                _objective(estimator, space, folds, parsed, report_every),
+                n_trials=remaining,
+                timeout=timeout,
+                callbacks=extra,
+                catch=(NumericalError,),  # a diverging configuration is a failed trial, not fatal
+                show_progress_bar=show_progress,
+            )
+        complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not complete:
+            raise AlsrecError(
+                f"no trial of study {study.study_name!r} completed; widen the space, raise "
+                f"n_trials or timeout, or use pruner='none'."
+            )
+        best = study.best_trial
+        return SearchResult(dict(best.params), float(best.value), _table(study, parsed), study)
+
+
+def fingerprint(data: Interactions) -> str:
+    """A short hash of the interactions (pattern and values), naming a study per data."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    for array in (data.matrix.indptr, data.matrix.indices, data.matrix.data):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:12]
 
 
 class Tuned(FactorModel):
@@ -132,55 +513,89 @@ class Tuned(FactorModel):
 
     Use it as a model in :func:`~alsrec.evaluation.cross_validate` for nested
     cross-validation: each outer fold's search sees only that fold's training
-    data.
+    data, and its validation split is drawn from that data alone.
 
     Parameters
     ----------
     estimator : model
         Base estimator.
-    grid : mapping
-        Search space (see :func:`search`).
-    protocol, metric, seeds, mode, n_iter, random_state
+    space : mapping or callable, optional
+        Search space (see :func:`search`; default: the preset's declared space).
+    protocol, metric, seeds, n_trials, timeout, random_state, sampler, pruner, report_every
         Passed to :func:`search`.
+    storage : str, optional
+        Optuna RDB URL. Each training set gets its own study, named
+        ``"<study_name>-<fingerprint of the data>"``, so outer folds never
+        share trials and rerunning on the same data resumes.
+    study_name : str, optional
+        Prefix of the study names (default ``"alsrec-tuned"``).
+
+    Attributes
+    ----------
+    best_params_, best_score_, search_table_, study_, best_estimator_
+        The search's outcome and the refitted best model.
+    n_fits_ : int
+        Fits started by the search plus the final refit.
     """
 
     def __init__(
         self,
         estimator: Any,
-        grid: Mapping[str, Sequence[Any]],
+        space: Space | None = None,
         protocol: Any = None,
         metric: str = "ndcg@20",
         seeds: Sequence[int] = (0,),
-        mode: str = "grid",
-        n_iter: int = 10,
+        n_trials: int | None = 20,
+        timeout: float | None = None,
         random_state: int = 0,
+        sampler: Any = "tpe",
+        pruner: Any = "median",
+        report_every: int | None = 5,
+        storage: str | None = None,
+        study_name: str | None = None,
     ) -> None:
         self.estimator = estimator
-        self.grid = grid
+        self.space = space
         self.protocol = protocol
         self.metric = metric
         self.seeds = seeds
-        self.mode = mode
-        self.n_iter = n_iter
+        self.n_trials = n_trials
+        self.timeout = timeout
         self.random_state = random_state
+        self.sampler = sampler
+        self.pruner = pruner
+        self.report_every = report_every
+        self.storage = storage
+        self.study_name = study_name
 
     def fit(self, data: Interactions) -> Tuned:
         """Search on ``data``, then fit the best configuration on all of it."""
+        name = None
+        if self.storage is not None:
+            name = f"{self.study_name or 'alsrec-tuned'}-{fingerprint(data)}"
         found = search(
             self.estimator,
-            self.grid,
+            self.space,
             data,
             self.protocol,
             self.metric,
             self.seeds,
-            self.mode,
-            self.n_iter,
-            self.random_state,
+            n_trials=self.n_trials,
+            timeout=self.timeout,
+            random_state=self.random_state,
+            sampler=self.sampler,
+            pruner=self.pruner,
+            report_every=self.report_every,
+            storage=self.storage,
+            study_name=name,
         )
         best = clone(self.estimator).set_params(**found.best_params).fit(data)
-        for name in FactorModel._fitted_attributes:
-            setattr(self, name, getattr(best, name))
+        for attribute in FactorModel._fitted_attributes:
+            setattr(self, attribute, getattr(best, attribute))
         self.best_params_ = found.best_params
+        self.best_score_ = found.best_score
         self.search_table_ = found.table
+        self.study_ = found.study
+        self.n_fits_ = found.n_fits + 1
         self.best_estimator_ = best
         return self

@@ -101,7 +101,9 @@ class ALS(
         A progress bar over iterations with the loss.
     callback : callable, optional
         ``callback(iteration, elapsed_seconds, loss)`` after each iteration;
-        returning ``False`` stops training.
+        returning ``False`` stops training. While it runs, the model can score
+        with the current factors (``score_users``, ``recommend``), so a
+        callback can compute a validation metric.
     tol : float, optional
         Stop when the relative loss decrease of an iteration is below this.
     compute_loss : bool
@@ -330,9 +332,13 @@ class ALS(
                     if bar is not None:
                         bar.set_postfix(loss=f"{loss:.6g}")
                         bar.update(1)
-                    if (
-                        self.callback is not None
-                        and self.callback(iteration, elapsed, loss) is False
+                    if self.callback is not None and not self._call_back(
+                        trainer,
+                        data,
+                        (mu, user_bias, item_bias, objective),
+                        iteration,
+                        elapsed,
+                        loss,
                     ):
                         break
                     if converged(history, self.tol):
@@ -354,6 +360,29 @@ class ALS(
         self.n_iter_ = len(history)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _call_back(self, trainer, data, state, iteration: int, elapsed: float, loss: float) -> bool:
+        """Run the callback with the model scoreable at the current iterate; False stops.
+
+        The model holds the current factors only while the callback runs (so it
+        can score a validation split, as pruned tuning does); it is unfitted
+        again afterwards, even if the callback raises.
+        """
+        mu, user_bias, item_bias, objective = state
+        trainer.factors_to_host()
+        self._set_fitted(
+            data,
+            trainer.x,
+            trainer.y,
+            global_bias=mu,
+            user_bias=user_bias,
+            item_bias=item_bias,
+            objective=objective,
+        )
+        try:
+            return self.callback(iteration, elapsed, loss) is not False
+        finally:
+            self._clear_fitted()
 
 
 def _progress(total: int, show: bool, desc: str = "ALS"):

@@ -1,0 +1,144 @@
+"""Figures and the report section of a tuning study (an Optuna study from ``search``/``Tuned``).
+
+Drawing only: the values come from the study's trials; parameter importances
+are Optuna's PED-ANOVA estimate (numpy/scipy only; fANOVA would need
+scikit-learn).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alsrec.plots import _pyplot, _save
+
+
+def _finished(study) -> tuple[list, list]:
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    pruned = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+    return complete, pruned
+
+
+def _maximize(study) -> bool:
+    from optuna.study import StudyDirection
+
+    return study.direction == StudyDirection.MAXIMIZE
+
+
+def optimization_history(study, path: str | os.PathLike[str] | None = None) -> bytes:
+    """Each completed trial's validation score, the best so far, and where trials were pruned.
+
+    Parameters
+    ----------
+    study : optuna.Study
+        E.g. ``search(...).study`` or ``Tuned(...).fit(data).study_``.
+    path : path-like, optional
+        Where to write the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG.
+    """
+    plt = _pyplot()
+    complete, pruned = _finished(study)
+    metric = study.user_attrs.get("metric", "objective")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if complete:
+        numbers = np.array([t.number for t in complete])
+        values = np.array([t.value for t in complete])
+        best = np.maximum.accumulate(values) if _maximize(study) else np.minimum.accumulate(values)
+        ax.scatter(numbers, values, color="#4477aa", s=22, label="completed trial", zorder=3)
+        ax.step(numbers, best, where="post", color="#cc6677", label="best so far")
+    if pruned:
+        # a pruned trial has no final score: mark it at its last reported value
+        marks = [(t.number, t.intermediate_values[max(t.intermediate_values)]) for t in pruned]
+        marks = [m for m in marks if np.isfinite(m[1])]
+        if marks:
+            ax.scatter(
+                *zip(*marks, strict=True), marker="x", color="#999999", label="pruned (last report)"
+            )
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.set_title(f"Optimisation history: {len(complete)} completed, {len(pruned)} pruned")
+    ax.legend(frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def parameter_importances(study) -> pd.Series:
+    """PED-ANOVA importance of each parameter for reaching the best scores (sums to 1).
+
+    Needs at least two completed trials with differing parameters; an empty
+    series otherwise.
+    """
+    import optuna
+
+    complete, _ = _finished(study)
+    if len(complete) < 2:
+        return pd.Series(dtype=float)
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    try:
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (RuntimeError, ValueError):  # every trial identical: nothing to attribute
+        return pd.Series(dtype=float)
+    return pd.Series(importances, dtype=float).sort_values(ascending=False)
+
+
+def importance_chart(importances: pd.Series, path: str | os.PathLike[str] | None = None) -> bytes:
+    """Horizontal bars of :func:`parameter_importances`, as PNG bytes."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(importances), 2) + 1.2))
+    if len(importances):
+        ordered = importances.sort_values()
+        ax.barh(ordered.index.astype(str), ordered.to_numpy(), color="#4477aa")
+        ax.set_xlim(0, 1)
+    else:
+        ax.text(0.5, 0.5, "too few completed trials", ha="center", va="center")
+    ax.set_xlabel("importance (PED-ANOVA share)")
+    ax.set_title("Parameter importances")
+    return _save(fig, path)
+
+
+def tuning_section(study: Any) -> str:
+    """The HTML report section of a study: best parameters, history and importances."""
+    from alsrec.report import _figure, _table
+
+    complete, pruned = _finished(study)
+    metric = study.user_attrs.get("metric", "objective")
+    parts = [
+        "<h2>Tuning</h2>",
+        f"<p>Optuna study <b>{html.escape(study.study_name)}</b>: {len(study.trials)} trials "
+        f"({len(complete)} completed, {len(pruned)} pruned), sampler "
+        f"{html.escape(type(study.sampler).__name__)}, pruner "
+        f"{html.escape(type(study.pruner).__name__)}.</p>",
+    ]
+    if complete:
+        best = study.best_trial
+        table = pd.DataFrame(
+            {"parameter": list(best.params), "value": [best.params[p] for p in best.params]}
+        )
+        parts.append(
+            f"<p>Best: trial {best.number}, validation {html.escape(metric)} {best.value:.4f}.</p>"
+        )
+        parts.append(_table(table, floats="{:.4g}"))
+    parts.append(
+        _figure(
+            optimization_history(study),
+            "optimisation history",
+            f"Validation {metric} of every trial and the best so far; crosses are pruned trials.",
+        )
+    )
+    parts.append(
+        _figure(
+            importance_chart(parameter_importances(study)),
+            "parameter importances",
+            "How much each parameter decides whether a trial lands among the best (PED-ANOVA).",
+        )
+    )
+    return "\n".join(parts)

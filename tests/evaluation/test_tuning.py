@@ -1,0 +1,195 @@
+"""Optuna-driven search: finds a planted optimum, prunes, resumes, and stays inside the fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from alsrec import ALS, generate
+from alsrec.errors import ParameterError
+from alsrec.evaluation import BlogProtocol, Tuned, search
+from alsrec.evaluation.tuning import PRESET_SPACES, default_space, distribution
+
+BEST_X = 0.03  # the planted optimum of Planted's only parameter
+
+
+class Planted:
+    """Ranks by the true ratings blurred by noise whose weight grows with |log10(x / 0.03)|.
+
+    Its validation NDCG is therefore (in expectation) highest at x = 0.03 and
+    falls monotonically away from it: a search problem with a known best region.
+    """
+
+    def __init__(self, truth=None, x: float = 1.0) -> None:
+        self.truth = truth
+        self.x = x
+
+    def get_params(self):
+        return {"truth": self.truth, "x": self.x}
+
+    def fit(self, data):
+        self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
+        return self
+
+    def score_users(self, user_ids, item_ids=None):
+        rows = np.searchsorted(self.truth.user_ids, user_ids)
+        dense = self.truth.matrix[rows].toarray()
+        blur = min(1.0, abs(np.log10(self.x / BEST_X)) / 2)
+        noise = np.random.default_rng(7).random(dense.shape) * dense.max()
+        return (1 - blur) * dense + blur * noise
+
+
+@pytest.fixture(scope="module")
+def ratings():
+    return generate(120, 60, 2400, seed=3).interactions
+
+
+def planted_space():
+    return {"x": distribution("log", 1e-4, 1.0)}
+
+
+def test_tpe_finds_the_planted_best_region(ratings):
+    found = search(Planted(ratings), planted_space(), ratings, n_trials=30, random_state=1)
+    assert abs(np.log10(found.best_params["x"] / BEST_X)) < 0.3
+    # the best trial's score is the table's first row, and every trial is complete
+    assert found.table.loc[0, "mean"] == pytest.approx(found.best_score)
+    assert (found.table["state"] == "COMPLETE").all()
+    assert found.n_fits == 30 * 2  # two blog validation folds per trial
+
+
+def test_bad_trial_is_pruned_from_the_metric_reported_during_training(ratings):
+    protocol = BlogProtocol()
+    base = ALS("zeros", factors=4, iterations=6, random_state=0)
+    # lambda = 1e4 shrinks the factors to ~0: the validation ranking is ties broken at random
+    space = {"regularization": [1e-3, 1e4]}
+    probe = search(base, space, ratings, protocol, "ndcg@10", sampler="grid", pruner="none")
+    scores = probe.table.set_index("regularization")["mean"]
+    threshold = (scores[1e-3] + scores[1e4]) / 2
+    assert scores[1e-3] > scores[1e4] + 0.05
+    found = search(
+        base,
+        space,
+        ratings,
+        protocol,
+        "ndcg@10",
+        sampler="grid",
+        pruner=optuna.pruners.ThresholdPruner(lower=threshold),
+        report_every=2,
+    )
+    table = found.table.set_index("regularization")
+    assert table.loc[1e4, "state"] == "PRUNED"
+    assert table.loc[1e4, "fits"] == 1  # the second validation fold was never fitted
+    assert table.loc[1e-3, "state"] == "COMPLETE"
+    assert table.loc[1e-3, "fits"] == 2
+    assert found.best_params == {"regularization": 1e-3}
+    pruned = [t for t in found.study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    steps = list(pruned[0].intermediate_values)
+    assert steps in ([2], [2, 4])  # stopped at a report, before the last iteration
+    assert pruned[0].intermediate_values[steps[-1]] < threshold
+    assert table.loc[1e4, "iterations"] == steps[-1]  # no iteration ran after the prune
+    complete = [t for t in found.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert list(complete[0].intermediate_values) == [2, 4, 6]
+    # the last report scores the fitted first fold; its value is that fold's mean
+    assert np.isfinite(complete[0].intermediate_values[6])
+
+
+def test_resumed_sqlite_study_continues_where_it_stopped(ratings, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'tune.db'}"
+    kwargs = {"storage": storage, "study_name": "planted", "random_state": 0}
+    first = search(Planted(ratings), planted_space(), ratings, n_trials=4, **kwargs)
+    assert sorted(first.table["number"]) == [0, 1, 2, 3]
+    resumed = search(Planted(ratings), planted_space(), ratings, n_trials=9, **kwargs)
+    assert sorted(resumed.table["number"]) == list(range(9))  # numbers continue, 5 new trials
+    before = first.table.set_index("number")["x"]
+    after = resumed.table.set_index("number")["x"]
+    assert np.allclose(after[before.index], before)  # the first run's trials are kept
+    assert resumed.best_score >= first.best_score
+    again = search(Planted(ratings), planted_space(), ratings, n_trials=9, **kwargs)
+    assert len(again.table) == 9  # the study is complete: nothing new runs
+    with pytest.raises(ParameterError, match="was run for NDCG@20"):
+        search(Planted(ratings), planted_space(), ratings, metric="recall@10", **kwargs)
+
+
+SEEN: list[set] = []
+
+
+class Recording(ALS):
+    """ALS that records every (user id, item id) pair it is fitted on (test helper)."""
+
+    def fit(self, data):
+        SEEN.append(pairs(data))
+        return super().fit(data)
+
+
+def pairs(data):
+    return set(
+        zip(
+            data.user_ids[data.row_indices()].tolist(),
+            data.item_ids[data.matrix.indices].tolist(),
+            strict=True,
+        )
+    )
+
+
+def test_tuned_never_sees_the_outer_test_entries(ratings):
+    everything = pairs(ratings)
+    for fold in BlogProtocol().split(ratings, seed=5):
+        SEEN.clear()
+        tuned = Tuned(
+            Recording("zeros", factors=2, iterations=3, random_state=0),
+            {"factors": [2, 3]},
+            metric="ndcg@10",
+            sampler="grid",
+            pruner="none",
+        ).fit(fold.train)
+        held_out = everything - pairs(fold.train)
+        assert held_out  # the outer fold hides this fold's test users' rated half
+        assert len(SEEN) == 2 * 2 + 1  # two configurations x two inner folds, one refit
+        for seen in SEEN:
+            assert seen <= pairs(fold.train)
+            assert not seen & held_out
+        assert SEEN[-1] == pairs(fold.train)  # the refit uses all of the training data
+        assert tuned.n_fits_ == 5
+        assert tuned.best_params_["factors"] in (2, 3)
+        assert (tuned.seen_ != fold.train.matrix).nnz == 0
+
+
+def test_tuned_studies_are_separate_per_training_set(ratings, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'nested.db'}"
+    folds = BlogProtocol().split(ratings, seed=0)
+    names = []
+    for fold in folds:
+        base = ALS("zeros", factors=2, iterations=2, random_state=0)
+        space = {"factors": [2, 3, 4]}
+        tuned = Tuned(base, space, n_trials=3, sampler="grid", storage=storage).fit(fold.train)
+        assert len(tuned.study_.trials) == 3  # never the other fold's trials
+        names.append(tuned.study_.study_name)
+    assert len(set(names)) == 2
+
+
+def test_preset_spaces_are_declared_on_the_right_scales():
+    assert set(PRESET_SPACES) == {"zeros", "implicit", "explicit"}
+    zeros = default_space(ALS("zeros"))
+    assert zeros["unobserved_weight"].log
+    assert zeros["regularization"].log
+    assert {"factors", "reg_exponent"} <= set(zeros)
+    assert default_space(ALS("implicit"))["alpha"].log
+    assert "iterations" in default_space(ALS("explicit"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"space": {"nonsense": [1, 2]}}, "has no parameter 'nonsense'"),
+        ({"space": {"factors": []}}, "non-empty list"),
+        ({"n_trials": 0}, "n_trials=0"),
+        ({"n_trials": None}, "give n_trials= or timeout="),
+        ({"metric": "coverage@10"}, "cannot rank configurations"),
+        ({"sampler": "grid"}, "sampler='grid' needs a space of value lists"),
+        ({"storage": "nosuchdb://x"}, "could not be opened"),
+    ],
+)
+def test_bad_search_arguments_name_the_fix(ratings, kwargs, message):
+    with pytest.raises(ParameterError, match=message):
+        search(ALS("zeros", factors=2, iterations=1), data=ratings, **kwargs)

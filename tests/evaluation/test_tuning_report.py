@@ -1,0 +1,70 @@
+"""Figures and report section of a tuning study, on studies with known contents."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from alsrec.plots_tuning import (
+    importance_chart,
+    optimization_history,
+    parameter_importances,
+    tuning_section,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SPACE = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+
+
+@pytest.fixture
+def study():
+    """Score = x exactly (y is irrelevant); trial 3 is pruned."""
+    made = optuna.create_study(direction="maximize", study_name="known")
+    made.set_user_attr("metric", "NDCG@20")
+    rng = np.random.default_rng(0)
+    for number in range(12):
+        x, y = rng.random(2)
+        if number == 3:
+            made.add_trial(
+                create_trial(
+                    state=TrialState.PRUNED,
+                    params={"x": x, "y": y},
+                    distributions=SPACE,
+                    intermediate_values={5: 0.05},
+                )
+            )
+        else:
+            made.add_trial(create_trial(value=x, params={"x": x, "y": y}, distributions=SPACE))
+    return made
+
+
+def test_importance_goes_to_the_parameter_the_score_depends_on(study):
+    importances = parameter_importances(study)
+    assert list(importances.index) == ["x", "y"]
+    assert importances.sum() == pytest.approx(1.0)
+    assert importances["x"] > 0.9
+
+
+def test_importances_need_two_completed_trials():
+    empty = optuna.create_study()
+    assert parameter_importances(empty).empty
+    assert importance_chart(parameter_importances(empty)).startswith(PNG)
+
+
+def test_figures_are_pngs_and_written_atomically(study, tmp_path):
+    history = optimization_history(study, tmp_path / "history.png")
+    assert history.startswith(PNG)
+    assert (tmp_path / "history.png").read_bytes() == history
+    assert importance_chart(parameter_importances(study)).startswith(PNG)
+
+
+def test_report_section_names_the_study_and_its_best_trial(study):
+    section = tuning_section(study)
+    best = study.best_trial
+    assert "<h2>Tuning</h2>" in section
+    assert "12 trials (11 completed, 1 pruned)" in section
+    assert f"trial {best.number}, validation NDCG@20 {best.value:.4f}" in section
+    assert section.count("<img") == 2
