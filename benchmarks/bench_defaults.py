@@ -27,7 +27,7 @@ import pandas as pd
 
 from alsrec.evaluation.metrics import parse_metric
 from alsrec.evaluation.runner import CVResult
-from alsrec.evaluation.study import BEST_BLOG_PARAMS
+from alsrec.evaluation.study import ZEROS_TUNED_ON_ML_LATEST_SMALL
 from alsrec.models.objective import BLOG_PARAMS
 from benchmarks.defaults_worker import SETTINGS
 from benchmarks.harness import machine_description, run_worker, table
@@ -48,7 +48,7 @@ REPORTED: dict[str, list] = {
     "ALS('zeros') defaults = the blog's model (k=20, lambda=0.001)": ["zeros", {**BLOG, **SEED0}],
     "zeros tuned on ml-latest-small blog protocol (README 'alsrec best')": [
         "zeros",
-        {**BEST_BLOG_PARAMS, **SEED0},
+        {**ZEROS_TUNED_ON_ML_LATEST_SMALL, **SEED0},
     ],
     LIB: ["implicit-lib", {**IMPLICIT_073, **SEED0}],
     "popularity": ["popularity", {}],

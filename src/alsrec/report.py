@@ -148,6 +148,35 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
             f"<b>{html.escape(str(study.recommender))}</b> fitted on all data.</p>"
             + _table(study.recommendations, "{:.3f}")
         )
+    if study.extra.get("reasons") is not None:
+        recs += (
+            "<h3>Because you rated</h3><p>The interactions of the user that contribute most "
+            "to the top items' scores (the exact decomposition of each score: contributions "
+            "over all of the user's items, plus biases, sum to it).</p>"
+            + _table(study.extra["reasons"], "{:.3f}")
+        )
+    tuning = ""
+    if study.extra.get("study") is not None:
+        from alsrec.plots_tuning import tuning_section
+
+        tuning = tuning_section(study.extra["study"]) + (
+            f'<p class="muted">This search tuned <b>{html.escape(str(study.recommender))}</b> '
+            "on all the data for the example recommendations; the cross-validated score above "
+            "tuned it again inside every training fold (nested), never on test users.</p>"
+        )
+    tradeoff = ""
+    labels = set(study.summary["metric"])
+    popularity = next((m for m in study.metrics if m.startswith("ARP")), None)
+    if popularity is not None and metric in labels:
+        from alsrec.plots_beyond import tradeoff_figure
+
+        tradeoff = "<h2>Accuracy and popularity</h2>" + _figure(
+            tradeoff_figure(study.summary, metric, popularity),
+            "accuracy against popularity",
+            f"Each model's mean {metric} against the mean popularity of what it recommends "
+            f"({popularity}: the share of training users who had each recommended item); "
+            "up is more accurate, left recommends less popular items.",
+        )
     command_text = shlex.join(command if command is not None else ["alsrec", *sys.argv[1:]])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -166,6 +195,7 @@ computed in {study.seconds:.1f} s.</p>
 {figures[3]}
 {sentences}
 {figures[1]}
+{tradeoff}
 <h2>The models</h2>
 {_params_table(study.params)}
 <h2>How NDCG counts ranks</h2>
@@ -173,6 +203,7 @@ computed in {study.seconds:.1f} s.</p>
 <h2>Fit times</h2>
 {_table(fit_times, "{:.2f}")}
 {recs}
+{tuning}
 <h2>Reproduce</h2>
 <pre>{html.escape(command_text)}</pre>
 <p class="muted">{html.escape(_versions())}</p>

@@ -71,3 +71,27 @@ def test_mean_interval_chart_has_a_row_per_model():
     )
     one = plots.mean_intervals({"x": (0.5, 0.4, 0.6)})
     assert png_size(three)[1] > png_size(one)[1]
+
+
+def test_a_nested_tuned_model_brings_its_search_into_the_report():
+    from alsrec import generate
+    from alsrec.evaluation import BlogProtocol
+    from alsrec.evaluation.study import run_study
+    from alsrec.evaluation.tuning import Tuned
+    from alsrec.report import render
+
+    data = generate(120, 80, 2500, values="explicit", seed=0).interactions
+    models = {
+        "nested-tuned": Tuned(ALS("zeros", iterations=3), n_trials=3, random_state=0),
+        "popularity": Popularity(),
+    }
+    study = run_study(data, models, BlogProtocol(), ["ndcg@20", "arp@20"], seeds=[0])
+    assert study.extra["study"] is not None
+    reasons = study.extra["reasons"]
+    assert set(reasons["item"]) <= set(study.recommendations["item"].head(3))
+    html_text = render(study, ["alsrec", "test"])
+    assert "<h2>Tuning</h2>" in html_text
+    assert "optimisation history" in html_text
+    assert "nested" in html_text
+    assert "Because you rated" in html_text
+    assert "<h2>Accuracy and popularity</h2>" in html_text
