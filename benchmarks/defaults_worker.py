@@ -73,7 +73,7 @@ def warm_up(models: dict) -> None:
 
 def run(task: dict) -> dict:
     from alsrec.evaluation import cross_validate
-    from alsrec.models.registry import make_model
+    from alsrec.models.catalog import make_model
 
     data_name, protocol_name, metrics = SETTINGS[task["setting"]]
     data = load(data_name)

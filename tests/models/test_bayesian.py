@@ -5,7 +5,7 @@ import pytest
 
 import alsrec
 from alsrec import ALS, BayesianALS, ModelFileError, ParameterError, load_model
-from alsrec.models.registry import make_model
+from alsrec.models.catalog import make_model
 from tests.reliability.test_model_files import tampered
 
 
