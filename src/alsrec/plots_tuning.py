@@ -1,4 +1,4 @@
-"""Figures and the report section of a tuning study (an Optuna study from ``search``/``Tuned``).
+"""Figures of a tuning study (an Optuna study from ``search``/``Tuned``).
 
 Drawing only: the values come from the study's trials; parameter importances
 are Optuna's PED-ANOVA estimate (numpy/scipy only; fANOVA would need
@@ -7,9 +7,7 @@ scikit-learn).
 
 from __future__ import annotations
 
-import html
 import os
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +15,7 @@ import pandas as pd
 from alsrec.plots import _pyplot, _save
 
 
-def _finished(study) -> tuple[list, list]:
+def finished_trials(study) -> tuple[list, list]:
     from optuna.trial import TrialState
 
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -47,7 +45,7 @@ def optimization_history(study, path: str | os.PathLike[str] | None = None) -> b
         The PNG.
     """
     plt = _pyplot()
-    complete, pruned = _finished(study)
+    complete, pruned = finished_trials(study)
     metric = study.user_attrs.get("metric", "objective")
     fig, ax = plt.subplots(figsize=(7, 4))
     if complete:
@@ -79,7 +77,7 @@ def parameter_importances(study) -> pd.Series:
     """
     import optuna
 
-    complete, _ = _finished(study)
+    complete, _ = finished_trials(study)
     if len(complete) < 2:
         return pd.Series(dtype=float)
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
@@ -103,42 +101,3 @@ def importance_chart(importances: pd.Series, path: str | os.PathLike[str] | None
     ax.set_xlabel("importance (PED-ANOVA share)")
     ax.set_title("Parameter importances")
     return _save(fig, path)
-
-
-def tuning_section(study: Any) -> str:
-    """The HTML report section of a study: best parameters, history and importances."""
-    from alsrec.report import _figure, _table
-
-    complete, pruned = _finished(study)
-    metric = study.user_attrs.get("metric", "objective")
-    parts = [
-        "<h2>Tuning</h2>",
-        f"<p>Optuna study <b>{html.escape(study.study_name)}</b>: {len(study.trials)} trials "
-        f"({len(complete)} completed, {len(pruned)} pruned), sampler "
-        f"{html.escape(type(study.sampler).__name__)}, pruner "
-        f"{html.escape(type(study.pruner).__name__)}.</p>",
-    ]
-    if complete:
-        best = study.best_trial
-        table = pd.DataFrame(
-            {"parameter": list(best.params), "value": [best.params[p] for p in best.params]}
-        )
-        parts.append(
-            f"<p>Best: trial {best.number}, validation {html.escape(metric)} {best.value:.4f}.</p>"
-        )
-        parts.append(_table(table, floats="{:.4g}"))
-    parts.append(
-        _figure(
-            optimization_history(study),
-            "optimisation history",
-            f"Validation {metric} of every trial and the best so far; crosses are pruned trials.",
-        )
-    )
-    parts.append(
-        _figure(
-            importance_chart(parameter_importances(study)),
-            "parameter importances",
-            "How much each parameter decides whether a trial lands among the best (PED-ANOVA).",
-        )
-    )
-    return "\n".join(parts)

@@ -9,6 +9,7 @@ import platform
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,12 @@ import pandas as pd
 from alsrec import plots
 from alsrec._atomic import atomic_write
 from alsrec.evaluation.study import StudyResult
+from alsrec.plots_tuning import (
+    finished_trials,
+    importance_chart,
+    optimization_history,
+    parameter_importances,
+)
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2rem auto;
@@ -157,8 +164,6 @@ def render(study: StudyResult, command: list[str] | None = None) -> str:
         )
     tuning = ""
     if study.extra.get("study") is not None:
-        from alsrec.plots_tuning import tuning_section
-
         tuning = tuning_section(study.extra["study"]) + (
             f'<p class="muted">This search tuned <b>{html.escape(str(study.recommender))}</b> '
             "on all the data for the example recommendations; the cross-validated score above "
@@ -223,3 +228,40 @@ def write_report(
     with atomic_write(path, "w") as handle:
         handle.write(render(study, command))
     return path
+
+
+def tuning_section(study: Any) -> str:
+    """The HTML report section of a study: best parameters, history and importances."""
+    complete, pruned = finished_trials(study)
+    metric = study.user_attrs.get("metric", "objective")
+    parts = [
+        "<h2>Tuning</h2>",
+        f"<p>Optuna study <b>{html.escape(study.study_name)}</b>: {len(study.trials)} trials "
+        f"({len(complete)} completed, {len(pruned)} pruned), sampler "
+        f"{html.escape(type(study.sampler).__name__)}, pruner "
+        f"{html.escape(type(study.pruner).__name__)}.</p>",
+    ]
+    if complete:
+        best = study.best_trial
+        table = pd.DataFrame(
+            {"parameter": list(best.params), "value": [best.params[p] for p in best.params]}
+        )
+        parts.append(
+            f"<p>Best: trial {best.number}, validation {html.escape(metric)} {best.value:.4f}.</p>"
+        )
+        parts.append(_table(table, floats="{:.4g}"))
+    parts.append(
+        _figure(
+            optimization_history(study),
+            "optimisation history",
+            f"Validation {metric} of every trial and the best so far; crosses are pruned trials.",
+        )
+    )
+    parts.append(
+        _figure(
+            importance_chart(parameter_importances(study)),
+            "parameter importances",
+            "How much each parameter decides whether a trial lands among the best (PED-ANOVA).",
+        )
+    )
+    return "\n".join(parts)

@@ -12,8 +12,8 @@ from alsrec.plots_tuning import (
     importance_chart,
     optimization_history,
     parameter_importances,
-    tuning_section,
 )
+from alsrec.report import tuning_section
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SPACE = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
