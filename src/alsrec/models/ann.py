@@ -86,8 +86,8 @@ class AnnSettings:
 
     kind: Literal["hnsw", "flat"] = "hnsw"
     m: int = 32
-    ef_construction: int = 100
-    ef_search: int = 128
+    ef_construction: int = 200
+    ef_search: int = 256
 
     parameters: ClassVar[tuple[Param, ...]] = (
         Param("kind", "choice", choices=("hnsw", "flat")),
@@ -156,12 +156,16 @@ class ItemIndex:
         self.index.add(vectors)
 
     def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, ef_search: int = 0
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        ef_search: int | None = None,
     ) -> np.ndarray:
         """Rows of the ``k`` items with the largest inner product per query (-1 pads).
 
         ``allowed`` (a boolean mask over items) restricts the search to those
-        items; ``ef_search`` overrides the settings' (HNSW only).
+        items; ``ef_search`` (HNSW only) replaces the one the index was built with.
         """
         faiss = self.faiss
         queries = np.ascontiguousarray(queries, dtype=np.float32)
@@ -177,7 +181,7 @@ class ItemIndex:
             selector = faiss.IDSelectorBitmap(self.n_items, faiss.swig_ptr(bits))
         if self.settings.kind == "hnsw":
             params = faiss.SearchParametersHNSW()
-            params.efSearch = max(ef_search or self.settings.ef_search, k)
+            params.efSearch = max(ef_search or self.settings.ef_search, k)  # faiss needs >= k
         else:
             params = faiss.SearchParameters()
         if selector is not None:
@@ -250,7 +254,7 @@ def approximate_top_n(
         rows = users[positions]
         extra = int(seen_counts[rows].max()) if filter_seen else 0
         fetch = min(width + extra, n_allowed)
-        labels = index.search(x[rows], fetch, allowed)
+        labels = index.search(x[rows], fetch, allowed, settings.ef_search)
         # ascending columns, so the kernel's "ties go to the lower position" means lower column
         labels = np.sort(labels, axis=1)
         found = labels >= 0
