@@ -76,7 +76,7 @@ class AnnSettings:
     --------
     >>> import alsrec
     >>> from alsrec.models.ann import AnnSettings
-    >>> data = alsrec.generate(200, 100, 3000, seed=0).interactions
+    >>> data = alsrec.generate(200, 100, 3000, values="implicit", seed=0).interactions
     >>> model = alsrec.ALS("implicit", factors=8, iterations=5, random_state=0).fit(data)
     >>> exact = model.recommend_batch(n=5)
     >>> same = model.recommend_batch(n=5, approximate=AnnSettings(kind="flat"))
