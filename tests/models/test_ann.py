@@ -21,13 +21,15 @@ FLAT = AnnSettings(kind="flat")
 def planted_model(n_users: int, n_items: int, k: int, seed: int, clusters: int = 0):
     """A model whose factors, biases and seen items are drawn, not fitted: rankings are known.
 
-    With ``clusters``, items lie around that many centres (as fitted factors do);
-    every user has seen 1..40 random items.
+    With ``clusters``, items lie around that many centres with log-normal
+    norms, as fitted factors do (popular items have longer vectors); every
+    user has seen 1..40 random items.
     """
     rng = np.random.default_rng(seed)
     if clusters:
         centres = rng.normal(size=(clusters, k))
         y = centres[rng.integers(clusters, size=n_items)] + 0.5 * rng.normal(size=(n_items, k))
+        y *= rng.lognormal(0.0, 0.4, size=(n_items, 1))
     else:
         y = rng.normal(size=(n_items, k))
     x = rng.normal(size=(n_users, k))
