@@ -16,10 +16,10 @@ Two kinds of index (:class:`AnnSettings`):
     (Bachrach et al., 2014), found far fewer of the true top 20 on fitted
     ALS factors at the same search effort: recall@20 at ``ef_search`` = 32
     (m = 16) on MovieLens latest-small explicit 0.89 against 0.11, implicit
-    0.93 against 0.94, Last.fm implicit 0.97 against 0.87. Its weak case is
-    tight clusters of items of equal norm (recall@20 0.89 at the defaults on
-    such a 30,000-item synthetic catalogue, 0.99 once norms vary as fitted
-    factors' do); raise ``ef_search`` or ``m`` there.
+    0.93 against 0.94, Last.fm implicit 0.97 against 0.87
+    (``python -m benchmarks.bench_ann --fitted``). Its weak case is tight
+    clusters of items of equal norm, unlike fitted factors, whose norms grow
+    with popularity; raise ``ef_search`` or ``m`` there.
 ``"flat"``
     faiss ``IndexFlatIP``: every item scored, exact (a reference, and the
     known-answer check of the rest of the pipeline).
