@@ -26,7 +26,8 @@ Two kinds of index (:class:`AnnSettings`):
 
 Filters keep exact ranking's meaning. ``items`` and ``exclude`` are the same
 for every user, so the search itself skips what they rule out (a faiss ID
-selector). ``filter_seen`` differs per user, so the search over-fetches
+selector; a graph search restricted to a small share of the items may find
+fewer than ``n``: rank a short ``items`` list exactly). ``filter_seen`` differs per user, so the search over-fetches
 ``n + (most items seen by a user of the block)`` candidates, then the seen
 ones are dropped. The candidates' scores are recomputed exactly from the same
 vectors as exact ranking, the threshold applied to them, and the best ``n``
@@ -126,7 +127,8 @@ def import_faiss() -> Any:
         import faiss
     except ImportError as error:
         raise ParameterError(
-            f"approximate=True needs faiss, which is not installed: run {INSTALL_HINT} "
+            f"approximate ranking (approximate=True, --approximate) needs faiss, which is "
+            f"not installed: run {INSTALL_HINT} "
             f"(or pip install faiss-cpu), or use exact ranking (approximate=False)."
         ) from error
     return faiss
