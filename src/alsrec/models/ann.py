@@ -27,12 +27,14 @@ Two kinds of index (:class:`AnnSettings`):
 Filters keep exact ranking's meaning. ``items`` and ``exclude`` are the same
 for every user, so the search itself skips what they rule out (a faiss ID
 selector; a graph search restricted to a small share of the items may find
-fewer than ``n``: rank a short ``items`` list exactly). ``filter_seen`` differs per user, so the search over-fetches
-``n + (most items seen by a user of the block)`` candidates, then the seen
-ones are dropped. The candidates' scores are recomputed exactly from the same
-vectors as exact ranking, the threshold applied to them, and the best ``n``
-kept with the same top-n kernel (ties to the lower item column), so every
-returned score is the exact one; only *which* items come back is approximate.
+fewer than ``n``: rank a short ``items`` list exactly). ``filter_seen``
+differs per user, so the search over-fetches ``n + (most items seen by a
+user of the block)`` candidates, then the seen ones are dropped. The
+candidates' scores are recomputed from the same vectors, in the same
+precision, as exact ranking (equal to its scores up to float rounding), the
+threshold applied to them, and the best ``n`` kept with the same top-n
+kernel (ties to the lower item column): only *which* items come back is
+approximate.
 
 The index is built on the first approximate query and kept on the model
 (never saved into model files); it is rebuilt when the item factors or
