@@ -106,3 +106,31 @@ def test_update_adds_items_and_saves(files):
     )
     assert bad.returncode == 1
     assert "--side 'x'" in bad.stderr
+
+
+def test_recommend_batch_approximate(files):
+    """30 items and ef_search 256: the HNSW search visits every item, so it is exact here."""
+    folder, _ratings, model_path = files
+    ids = folder / "ids_ann.txt"
+    ids.write_text("user1\nuser7\nuser9\n")
+    out = folder / "recs_ann.csv"
+    result = run_cli(
+        "recommend", str(model_path), "--users-file", str(ids), "-o", str(out),
+        "-n", "4", "--approximate",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, dtype={"user": str, "item": str})
+    expected = load_model(model_path).recommend_batch(["user1", "user7", "user9"], n=4)
+    assert frame["item"].tolist() == expected["item"].tolist()
+    np.testing.assert_allclose(frame["score"], expected["score"], rtol=1e-5)
+    # without faiss (a faiss.py that fails to import shadows it) the flag says what to install
+    shadow = folder / "no_faiss"
+    shadow.mkdir()
+    (shadow / "faiss.py").write_text("raise ImportError('simulated: faiss is not installed')\n")
+    missing = run_cli(
+        "recommend", str(model_path), "--users-file", str(ids), "-n", "4", "--approximate",
+        cwd=shadow,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert "pip install 'alsrec[ann]'" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -1,9 +1,9 @@
 """Commands for what users do once a model exists: batches, audiences, explanations, updates.
 
 ``register(app)`` adds ``alsrec audience`` and ``alsrec update``, and extends
-``alsrec recommend`` with ``--users-file``, ``--output``, ``--explain`` and
-``--fallback`` while keeping every option it already has (the original
-command still runs whenever none of the new options is given). Each command
+``alsrec recommend`` with ``--users-file``, ``--output``, ``--explain``,
+``--fallback`` and ``--approximate`` while keeping every option it already has (the
+original command still runs whenever none of the new options is given). Each command
 is a few lines of public API.
 """
 
@@ -64,6 +64,17 @@ RECOMMEND_EXTRAS: dict[str, tuple[Any, Any]] = {
             ),
         ],
         None,
+    ),
+    "approximate": (
+        Annotated[
+            bool,
+            typer.Option(
+                "--approximate",
+                help="Find top items with a faiss index (large catalogues; "
+                "pip install 'alsrec[ann]'): exact scores, an item may be missed.",
+            ),
+        ],
+        False,
     ),
 }
 
@@ -162,13 +173,16 @@ def recommend_more(options: dict[str, Any], extras: dict[str, Any]) -> None:
         alsrec recommend model.alsrec --user 1 --explain
 
         alsrec recommend model.alsrec --user newcomer --fallback popularity
+
+        alsrec recommend model.alsrec --users-file ids.txt -o recs.parquet --approximate
     """
     from alsrec.models import load_model
     from alsrec.models.explain import reasons
 
     if options.get("new_user_ratings") is not None:
         raise fail(
-            "--new-user-ratings works alone; drop --users-file/--output/--explain/--fallback."
+            "--new-user-ratings works alone; drop --users-file/--output/--explain/--fallback/"
+            "--approximate."
         )
     user, users_file = options["user"], extras["users_file"]
     if (user is None) == (users_file is None):
@@ -185,6 +199,7 @@ def recommend_more(options: dict[str, Any], extras: dict[str, Any]) -> None:
         filter_seen=not options["include_seen"],
         threshold=options["threshold"],
         fallback=extras["fallback"],
+        approximate=extras["approximate"],
     )
     if extras["explain"]:
         if "source" in frame and (frame["source"] != "model").any():

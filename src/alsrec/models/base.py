@@ -22,6 +22,7 @@ from alsrec.data.validation import finite_float32
 from alsrec.errors import DataError, NotFittedError, ParameterError
 from alsrec.kernels import top_n
 from alsrec.models import catalog
+from alsrec.models.ann import AnnSettings, approximate_top_n, settings_from
 from alsrec.models.objective import Objective
 from alsrec.models.params import Param, positive_int
 from alsrec.models.updates import solve_rows
@@ -138,6 +139,7 @@ class FactorModel:
             if name in self.__dict__:
                 delattr(self, name)
         self.__dict__.pop("_scoring_cache", None)
+        self.__dict__.pop("_ann_index", None)
 
     def _set_fitted(
         self,
@@ -162,6 +164,7 @@ class FactorModel:
         self.seen_ = data.matrix
         self.item_titles_ = data.item_titles()
         self.__dict__.pop("_scoring_cache", None)
+        self.__dict__.pop("_ann_index", None)
 
     @property
     def n_users(self) -> int:
@@ -268,6 +271,7 @@ class FactorModel:
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
         fallback: str | None = None,
+        approximate: bool | AnnSettings = False,
     ) -> pd.DataFrame:
         """Top-``n`` items for one user.
 
@@ -290,6 +294,9 @@ class FactorModel:
             For a user the model does not know: raise
             :class:`~alsrec.UnknownIdError` (None), or rank by training
             popularity; the frame then has a column ``source`` saying which.
+        approximate : bool or AnnSettings
+            Find the top items with an approximate index instead of scoring
+            every item; see :meth:`recommend_batch`.
 
         Returns
         -------
@@ -297,7 +304,9 @@ class FactorModel:
             Columns ``item``, ``score`` and ``title`` (when titles are known),
             best first.
         """
-        frame = self.recommend_batch([user_id], n, filter_seen, threshold, items, exclude, fallback)
+        frame = self.recommend_batch(
+            [user_id], n, filter_seen, threshold, items, exclude, fallback, approximate
+        )
         return frame.drop(columns=["user", "rank"]).reset_index(drop=True)
 
     def recommend_batch(
@@ -309,6 +318,7 @@ class FactorModel:
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
         fallback: str | None = None,
+        approximate: bool | AnnSettings = False,
     ) -> pd.DataFrame:
         """Top-``n`` items for many users at once (all users when ``user_ids`` is None).
 
@@ -316,6 +326,13 @@ class FactorModel:
         product, then a parallel partial sort keeps the best ``n`` of each row.
         ``fallback="popularity"`` ranks unknown users by training popularity
         and adds a column ``source`` (``"model"`` or ``"popularity"``).
+
+        ``approximate=True`` (or an :class:`~alsrec.models.ann.AnnSettings`)
+        finds each user's top items with a faiss index over the item factors
+        (``pip install 'alsrec[ann]'``) instead of scoring every item: for
+        large catalogues. The index is built on first use and kept until the
+        items change; the filters mean the same, and every returned score is
+        the exact one, but an item may be missed; see :mod:`alsrec.models.ann`.
 
         Returns
         -------
@@ -329,10 +346,12 @@ class FactorModel:
 
             everyone = self.user_ids_ if user_ids is None else user_ids
             return recommend_with_fallback(
-                self, everyone, n, filter_seen, threshold, items, exclude, fallback
+                self, everyone, n, filter_seen, threshold, items, exclude, fallback, approximate
             )
         users = np.arange(self.n_users) if user_ids is None else self.user_index(user_ids)
-        index, scores = self.top_n_indices(users, n, filter_seen, threshold, items, exclude)
+        index, scores = self.top_n_indices(
+            users, n, filter_seen, threshold, items, exclude, approximate=approximate
+        )
         return self._ranking_frame(self.user_ids_[users], index, scores)
 
     def top_n_indices(
@@ -344,15 +363,27 @@ class FactorModel:
         items: Sequence | np.ndarray | None = None,
         exclude: Sequence | np.ndarray | None = None,
         user_factors: np.ndarray | None = None,
+        approximate: bool | AnnSettings = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``n`` item columns and scores for user rows (-1 / NaN pad short lists).
 
         ``user_factors`` (already augmented for biases) replaces the stored
         rows, for folded-in users; then ``users`` rows index ``seen_`` only
-        for filtering (-1: nothing to filter).
+        for filtering (-1: nothing to filter). ``approximate`` searches an
+        index of the items instead (stored rows only); see :mod:`alsrec.models.ann`.
         """
         self._require_fitted()
         positive_int("n").check(n)
+        settings = settings_from(approximate)
+        if settings is not None:
+            if user_factors is not None:
+                raise ParameterError(
+                    "approximate ranking works for the model's own users; "
+                    "rank folded-in users exactly (approximate=False)."
+                )
+            return approximate_top_n(
+                self, users, int(n), filter_seen, threshold, items, exclude, settings
+            )
         n = int(min(n, self.n_items))
         x, y = self._scoring_factors()
         candidates = None if items is None else self.item_index(items)

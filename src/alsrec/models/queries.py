@@ -275,6 +275,7 @@ def recommend_with_fallback(
     items: Sequence | np.ndarray | None,
     exclude: Sequence | np.ndarray | None,
     fallback: str,
+    approximate: Any = False,
 ) -> pd.DataFrame:
     """``recommend_batch`` where unknown users get the ``fallback`` ranking.
 
@@ -293,7 +294,7 @@ def recommend_with_fallback(
     scores = np.full(index.shape, np.nan)
     if known.any():
         found_index, found_scores = model.top_n_indices(
-            rows[known], n, filter_seen, threshold, items, exclude
+            rows[known], n, filter_seen, threshold, items, exclude, approximate=approximate
         )
         width = found_index.shape[1]
         index[known, :width], scores[known, :width] = found_index, found_scores

@@ -140,3 +140,4 @@ def update_items(model: Any, data: Interactions) -> None:
     model.item_factors_ = item_factors
     model.item_ids_ = np.concatenate([model.item_ids_, data.item_ids[new]])
     model.__dict__.pop("_scoring_cache", None)
+    model.__dict__.pop("_ann_index", None)  # the approximate index knows the old items only
