@@ -1,5 +1,6 @@
 """RMSE of rating prediction: BayesianALS and ALS("explicit") against myFM and Surprise.
 
+    pip install -e ".[bench]"   # myFM and Surprise
     python -m benchmarks.bench_ratings [--folds 5] [--datasets ml-latest-small synthetic]
 
 Every model is fitted on the same 5-fold random rating splits (seed 0, see
