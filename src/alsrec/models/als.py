@@ -346,16 +346,7 @@ class ALS(
         finally:
             if bar is not None:
                 bar.close()
-        trainer.factors_to_host()
-        self._set_fitted(
-            data,
-            trainer.x,
-            trainer.y,
-            global_bias=mu,
-            user_bias=user_bias,
-            item_bias=item_bias,
-            objective=objective,
-        )
+        self._install_iterate(trainer, data, (mu, user_bias, item_bias, objective))
         self.loss_history_ = history
         self.n_iter_ = len(history)
         self.fit_seconds_ = time.perf_counter() - start
@@ -368,6 +359,14 @@ class ALS(
         can score a validation split, as pruned tuning does); it is unfitted
         again afterwards, even if the callback raises.
         """
+        self._install_iterate(trainer, data, state)
+        try:
+            return self.callback(iteration, elapsed, loss) is not False
+        finally:
+            self._clear_fitted()
+
+    def _install_iterate(self, trainer, data, state) -> None:
+        """Make the trainer's current factors (and the fit's biases) this model's fitted state."""
         mu, user_bias, item_bias, objective = state
         trainer.factors_to_host()
         self._set_fitted(
@@ -379,10 +378,6 @@ class ALS(
             item_bias=item_bias,
             objective=objective,
         )
-        try:
-            return self.callback(iteration, elapsed, loss) is not False
-        finally:
-            self._clear_fitted()
 
 
 def _progress(total: int, show: bool, desc: str = "ALS"):
