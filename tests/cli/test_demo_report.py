@@ -95,6 +95,7 @@ def test_report_renders_in_headless_chromium(demo_report):
         "ratings per user",
         "mean NDCG@20 with confidence intervals",
         "per-user NDCG@20",
+        "accuracy against popularity",
         "discount curve",
     ]
     for image in images:
