@@ -73,5 +73,6 @@ def objective(
         unobserved = w0 * float(np.sum(gramian(user_factors, 4096) * gramian(item_factors, 4096)))
     x_norms = np.einsum("ij,ij->i", user_factors, user_factors, dtype=np.float64)
     y_norms = np.einsum("ij,ij->i", item_factors, item_factors, dtype=np.float64)
-    penalty = float(user_reg @ x_norms + item_reg @ y_norms)
+    # elementwise sums, not BLAS dots: no BLAS thread wakes between numba kernels
+    penalty = float(np.sum(user_reg * x_norms) + np.sum(item_reg * y_norms))
     return float(observed + unobserved + penalty)

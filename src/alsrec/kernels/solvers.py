@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import get_thread_id, njit, prange
 
+from alsrec.kernels import dense
 from alsrec.kernels.weights import CONFIDENCE_ONE, Weights, confidence, target
 
 BLOCK = 128  # rows of Y gathered per block of the Gram update
@@ -425,15 +426,16 @@ def solve_cholesky(
         gram = w0 * gramian(other, GRAM_BLOCK) if w0 else np.zeros((k, k))
     if shares_one_system(weights, reg):
         system = gram + reg[0] * np.eye(k)
-        if np.linalg.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
+        if dense.eigvalsh(system)[0] <= PIVOT_TOLERANCE * np.abs(system).max():
             return len(reg)  # singular: no row can be solved
         rhs = np.empty((len(indptr) - 1, k), dtype=np.float64)
         _weighted_targets_times(indptr, indices, values, other, weights, rhs)
-        out[:] = rhs @ np.linalg.inv(system)  # k x k inverse, then one gemm for all rows
+        times_small(rhs, dense.inv(system), out)  # k x k inverse, then one product
         return 0
-    eigenvalues, rotation = np.linalg.eigh(gram)
+    eigenvalues, rotation = dense.eigh(gram)
     eigenvalues = np.maximum(eigenvalues, 0.0)  # a Gramian is PSD; clip rounding
-    rotated = np.ascontiguousarray(other @ rotation.astype(other.dtype))
+    rotated = np.empty_like(other)
+    times_small(other, np.ascontiguousarray(rotation, dtype=other.dtype), rotated)
     short_max = 3 * k // 4 if short_max is None else int(short_max)
     return int(
         _solve_cholesky(
@@ -482,10 +484,11 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
         # O(k + |S_u| k) instead of O(k^2 + |S_u| k); the two rotations of all rows are
         # single matrix products.
         shared = w0 * gramian(other, GRAM_BLOCK) if gram is None else gram
-        eigenvalues, rotation = np.linalg.eigh(shared)
+        eigenvalues, rotation = dense.eigh(shared)
         eigenvalues = np.maximum(eigenvalues, 0.0)
-        rotation = rotation.astype(dtype)
-        basis_other = np.ascontiguousarray(other @ rotation)
+        rotation = np.ascontiguousarray(rotation, dtype=dtype)
+        basis_other = np.empty_like(other)
+        times_small(other, rotation, basis_other)
         _rotate_rows(out, rotation)  # the warm start, into the eigenbasis
     else:
         eigenvalues, rotation = np.zeros(k), None
@@ -510,10 +513,42 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
     return int(failures)
 
 
-def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray, block: int = 1 << 15) -> None:
-    """matrix[:] = matrix @ rotation, a block of rows at a time (bounded temporary memory)."""
-    for start in range(0, len(matrix), block):
-        matrix[start : start + block] = matrix[start : start + block] @ rotation
+def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray) -> None:
+    """matrix[:] = matrix @ rotation, in place (see :func:`times_small`)."""
+    times_small(matrix, np.ascontiguousarray(rotation, dtype=matrix.dtype), matrix)
+
+
+TIMES_SMALL_ROWS = 64  # rows per task of times_small: one accumulator block per task
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def times_small(matrix, small, out):
+    """out[r] = matrix[r] @ small for every row (small: k x k'), parallel over row blocks.
+
+    The products between the per-row kernels (rotations into and out of the Gram
+    eigenbasis, the shared solve of the zeros model) run here instead of in
+    BLAS: OpenBLAS's idle threads spin after each call and took the cores from
+    numba's workers (a CG fit ran 4.7x slower), and limiting them would change
+    process-wide state. Each row is computed in a fixed order, so results do not
+    depend on the thread count; ``out`` may be ``matrix`` (each block is read
+    into a private accumulator before it is written). Accumulates in
+    ``matrix``'s dtype, as sgemm/dgemm would.
+    """
+    n, k = matrix.shape
+    width = small.shape[1]
+    n_blocks = (n + TIMES_SMALL_ROWS - 1) // TIMES_SMALL_ROWS
+    for blk in prange(n_blocks):
+        start = blk * TIMES_SMALL_ROWS
+        stop = min(start + TIMES_SMALL_ROWS, n)
+        acc = np.zeros((stop - start, width), dtype=matrix.dtype)
+        for i in range(stop - start):
+            for j in range(k):
+                a = matrix[start + i, j]
+                for c in range(width):
+                    acc[i, c] += a * small[j, c]
+        for i in range(stop - start):
+            for c in range(width):
+                out[start + i, c] = acc[i, c]
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
