@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import numpy as np
 import typer
 from typer.core import TyperCommand
@@ -34,7 +33,7 @@ from alsrec.data.interactions import ITEM_COLUMN_ALIASES
 class _PlainUsageCommand(TyperCommand):
     """Usage lines as click writes them (``[OPTIONS] DATA``), without typer's ``{DATA}``."""
 
-    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
 
