@@ -13,30 +13,38 @@ goes through :func:`atomic_write`. The guarantees:
   models, and breaking it would be a surprise).
 - Permissions: a new file gets the mode the umask gives (0666 & ~umask), as ``open``
   would; an existing file keeps its mode.
-- The temporary name is short (``.alsrec-<pid>-<8 hex>.tmp``), so any destination
-  name the filesystem allows can be written.
+- The temporary name is short (``.alsrec-<host>-<pid>-<8 hex>.tmp``, ``<host>`` a
+  4-hex hash of the host name), so any destination name the filesystem allows can be
+  written.
 - Nothing is left behind: the temporary file is removed on any exception, on Ctrl-C
   and on SIGTERM (the signal is delivered again afterwards, so the process still ends
-  as asked). A SIGKILL cannot be caught; the temporary files of dead processes are
-  swept from the folder by the next write there.
+  as asked). A SIGKILL cannot be caught; the next write in that folder sweeps the
+  temporary files of processes of this host that no longer run, and any alsrec
+  temporary file older than a day (a folder shared between hosts never loses a
+  live writer's file to a process-id that only looks dead here).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
 import signal
+import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from alsrec.errors import FileWriteError
 
-_TEMP_PATTERN = re.compile(r"^\.alsrec-(\d+)-[0-9a-f]{8}\.tmp$")
+_TEMP_PATTERN = re.compile(r"^\.alsrec-([0-9a-z]{4})-(\d+)-[0-9a-f]{8}\.tmp$")
+_HOST = hashlib.sha1(socket.gethostname().encode(), usedforsecurity=False).hexdigest()[:4]
+_STALE_SECONDS = 24 * 3600
 
 
 class _Terminated(BaseException):
@@ -93,21 +101,28 @@ def resolve_destination(path: str | os.PathLike[str]) -> Path:
 
 def _sweep_dead_temporaries(folder: Path) -> None:
     """Remove temporary files that killed alsrec processes left in ``folder``."""
+    now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             match = _TEMP_PATTERN.match(entry.name)
             if match is None or not entry.is_file(follow_symlinks=False):
                 continue
-            pid = int(match.group(1))
-            if pid == os.getpid():
+            host, pid = match.group(1), int(match.group(2))
+            stale = now - entry.stat(follow_symlinks=False).st_mtime > _STALE_SECONDS
+            if not stale and (host != _HOST or pid == os.getpid() or _alive(pid)):
                 continue
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-            except PermissionError:
-                pass  # alive, another user's process
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 @contextlib.contextmanager
@@ -176,7 +191,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     except FileNotFoundError:
         file_mode = 0o666 & ~_umask()
     _sweep_dead_temporaries(target.parent)
-    tmp = target.parent / f".alsrec-{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    tmp = target.parent / f".alsrec-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}.tmp"
     with _sigterm_raises() as terminated:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -148,3 +148,15 @@ def test_sigkill_leftovers_are_swept_by_the_next_write(tmp_path):
     write_bytes(tmp_path / "other.bin", b"x")
     assert leftovers(tmp_path) == []
     assert path.read_bytes() == b"old model"
+
+
+def test_another_hosts_temporary_is_kept_unless_stale(tmp_path):
+    other_host = tmp_path / ".alsrec-zzzz-1-0123abcd.tmp"  # a host hash that is not ours
+    other_host.write_bytes(b"a live writer elsewhere")
+    old = tmp_path / ".alsrec-zzzz-2-89abcdef.tmp"
+    old.write_bytes(b"left two days ago")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    write_bytes(tmp_path / "model.alsrec", b"x")
+    assert other_host.exists()
+    assert not old.exists()

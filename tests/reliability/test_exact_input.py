@@ -126,3 +126,10 @@ def test_fold_in_and_update_users_validate_like_fit():
 def test_an_empty_delimiter_is_refused(tmp_path):
     with pytest.raises(DataError, match="non-empty delimiter"):
         Interactions.from_csv(write(tmp_path, "user,item\n1,2\n"), sep="")
+
+
+def test_integer_looking_ids_beyond_int64_stay_text(tmp_path):
+    data = Interactions.from_csv(
+        write(tmp_path, "user,item\n9999999999999999999,1\n9223372036854775808,1\n5,1\n")
+    )
+    assert sorted(data.user_ids) == ["5", "9223372036854775808", "9999999999999999999"]

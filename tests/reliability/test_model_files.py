@@ -179,3 +179,20 @@ def test_ids_a_file_cannot_keep_are_refused_at_save(tmp_path, bad):
     with pytest.raises(ParameterError, match="convert the ids to int or str"):
         model.save(tmp_path / "m.alsrec")
     assert not (tmp_path / "m.alsrec").exists()
+
+
+def test_a_model_fitted_without_losses_saves_and_loads(tmp_path):
+    data = Interactions.from_arrays([1, 1, 2], ["a", "b", "b"], [1.0, 1.0, 1.0])
+    model = ALS("implicit", factors=2, iterations=2, compute_loss=False, random_state=0)
+    model.fit(data).save(tmp_path / "m.alsrec")
+    loaded = load_model(tmp_path / "m.alsrec")
+    assert len(loaded.loss_history_) == 2
+    assert all(np.isnan(v) for v in loaded.loss_history_)
+
+
+def test_a_malformed_integer_mask_is_a_model_file_error(saved, tmp_path):
+    mask = np.array([True, False, False])  # 'a' is not a number
+    with pytest.raises(ModelFileError, match="ids are malformed"):
+        load_model(tampered(saved, tmp_path, arrays={"user_ids_integer": mask}))
+    with pytest.raises(ModelFileError, match="user_ids_integer does not match"):
+        load_model(tampered(saved, tmp_path, arrays={"user_ids_integer": np.ones(7, bool)}))

@@ -214,6 +214,6 @@ def ids_from_text(series: pd.Series, ids: str) -> pd.Series:
         return series
     if series.str.fullmatch(_CANONICAL_INTEGER).all():
         as_int = pd.to_numeric(series, errors="coerce")
-        if as_int.notna().all() and pd.api.types.is_integer_dtype(as_int):
-            return as_int.astype(np.int64)
+        if as_int.notna().all() and as_int.dtype == np.int64:  # uint64 would wrap around
+            return as_int
     return series

@@ -3,10 +3,11 @@
 numpy's ``eigh`` and ``inv`` call OpenBLAS, whose worker threads spin for a
 while after every call. Between numba kernels that spin takes the cores from
 numba's workers: on ml-latest-small (k = 64, 2 cores) a CG fit ran 4.7x slower
-than with one BLAS thread. These wrappers run each call with OpenBLAS limited
-to one thread (k x k problems gain nothing from more) and restore the limit
-in the same thread right after, under a lock, so concurrent fits never leave
-the process with changed limits.
+than with one BLAS thread. These wrappers run each call with BLAS limited to
+one thread (k x k problems gain nothing from more) and restore the limit in
+the same thread right after. The limit is process-wide while it is held (for
+the microseconds of a k x k call); a lock makes concurrent calls take turns,
+so no call restores another's limit and none is left changed afterwards.
 """
 
 from __future__ import annotations

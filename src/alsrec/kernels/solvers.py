@@ -528,10 +528,11 @@ def times_small(matrix, small, out):
     The products between the per-row kernels (rotations into and out of the Gram
     eigenbasis, the shared solve of the zeros model) run here instead of in
     BLAS: OpenBLAS's idle threads spin after each call and took the cores from
-    numba's workers (a CG fit ran 4.7x slower), and limiting them would change
-    process-wide state. Each row is computed in a fixed order, so results do not
-    depend on the thread count; ``out`` may be ``matrix`` (each block is read
-    into a private accumulator before it is written). Accumulates in
+    numba's workers (a CG fit ran 4.7x slower), and limiting them for the
+    length of a fit would change process-wide state for that long. Each row is
+    computed in a fixed order, so results do not depend on the thread count;
+    ``out`` may be ``matrix`` (each block is read into a private accumulator
+    before it is written). Accumulates in
     ``matrix``'s dtype, as sgemm/dgemm would.
     """
     n, k = matrix.shape

@@ -129,7 +129,10 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
         "objective": None if model.objective_ is None else model.objective_.to_dict(),
         "scalars": {
             "global_bias": model.global_bias_,
-            "loss_history": [float(x) for x in getattr(model, "loss_history_", [])],
+            # an iteration without a computed loss (compute_loss=False) is NaN: stored as null
+            "loss_history": [
+                float(x) if math.isfinite(x) else None for x in getattr(model, "loss_history_", [])
+            ],
         },
         "arrays": {},
     }
@@ -145,7 +148,7 @@ def save_model(model: Any, path: str | os.PathLike[str]) -> None:
             "shape": list(array.shape),
         }
     with atomic_write(path) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as bundle:
-        bundle.writestr(MANIFEST, json.dumps(manifest, indent=1))
+        bundle.writestr(MANIFEST, json.dumps(manifest, indent=1, allow_nan=False))
         for member, data in payload.items():
             bundle.writestr(member, data)
 
@@ -282,8 +285,8 @@ def _read_manifest(bundle: zipfile.ZipFile, path: Path) -> dict:
     if not _is_number(scalars.get("global_bias", 0.0)):
         raise bad("'global_bias' must be a finite number")
     history = scalars.get("loss_history", [])
-    if not isinstance(history, list) or not all(_is_number(x) for x in history):
-        raise bad("'loss_history' must be a list of finite numbers")
+    if not isinstance(history, list) or not all(x is None or _is_number(x) for x in history):
+        raise bad("'loss_history' must be a list of finite numbers or nulls")
     arrays = manifest.get("arrays")
     if not isinstance(arrays, dict):
         raise bad("it lists no arrays")
@@ -411,9 +414,6 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
         model = cls(**params) if cls is not catalog.model_class("FactorModel") else cls()
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: its parameters do not fit {cls.__name__} ({exc}).") from None
-    user_ids, item_ids = _ids_from_file(arrays, "user"), _ids_from_file(arrays, "item")
-    x, y = arrays["user_factors"], arrays["item_factors"]
-    n_users, n_items = len(user_ids), len(item_ids)
     if arrays["user_ids"].ndim != 1 or arrays["item_ids"].ndim != 1:
         raise bad("id lists must be 1-dimensional")
     for label in ("user", "item"):
@@ -421,10 +421,13 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
         if mask is not None and mask.shape != arrays[f"{label}_ids"].shape:
             raise bad(f"{label}_ids_integer does not match {label}_ids")
     try:
-        if len(pd.unique(user_ids)) != n_users or len(pd.unique(item_ids)) != n_items:
-            raise bad("ids repeat")
+        user_ids, item_ids = _ids_from_file(arrays, "user"), _ids_from_file(arrays, "item")
     except ValueError as exc:  # an integer mask over text that is not a number
         raise bad(f"ids are malformed ({exc})") from None
+    x, y = arrays["user_factors"], arrays["item_factors"]
+    n_users, n_items = len(user_ids), len(item_ids)
+    if len(pd.unique(user_ids)) != n_users or len(pd.unique(item_ids)) != n_items:
+        raise bad("ids repeat")
     if x.ndim != 2 or y.ndim != 2 or x.shape != (n_users, y.shape[1]) or len(y) != n_items:
         raise bad("factor shapes do not match the id lists")
     if x.dtype != y.dtype:
@@ -474,7 +477,9 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
     model.seen_ = seen
     titles = arrays.get("item_titles")
     model.item_titles_ = None if titles is None else titles.astype(object)
-    model.loss_history_ = [float(v) for v in scalars.get("loss_history", [])]
+    model.loss_history_ = [
+        float("nan") if v is None else float(v) for v in scalars.get("loss_history", [])
+    ]
     for array_name, attribute in own.items():
         setattr(model, attribute, arrays[array_name])
     return model

@@ -109,18 +109,20 @@ def update_items(model: Any, data: Interactions) -> None:
     k = model.item_factors_.shape[1]
     item_factors = np.vstack([model.item_factors_, np.zeros((n_new, k), model.item_factors_.dtype)])
     item_factors[targets] = factors
-    if model.item_bias_ is not None:
+    # Every new array is built first and all are installed together at the end, so a
+    # query running meanwhile sees the old model or the new one, never a mix.
+    item_bias = model.item_bias_
+    if item_bias is not None:
         item_bias = np.concatenate([model.item_bias_, np.zeros(n_new)])
         item_bias[targets] = biases
-        model.item_bias_ = item_bias
-    titles = model.item_titles_
+    item_titles = model.item_titles_
     new_titles = data.item_titles()
-    if titles is not None or new_titles is not None:
-        old = titles if titles is not None else np.full(model.n_items, None, dtype=object)
+    if item_titles is not None or new_titles is not None:
+        old = item_titles if item_titles is not None else np.full(model.n_items, None, object)
         added = new_titles[new] if new_titles is not None else np.full(n_new, None, dtype=object)
-        model.item_titles_ = np.concatenate([old.astype(object), added.astype(object)])
+        item_titles = np.concatenate([old.astype(object), added.astype(object)])
         if new_titles is not None:
-            model.item_titles_[targets[~new]] = new_titles[~new]
+            item_titles[targets[~new]] = new_titles[~new]
     # seen_: drop the updated items' old columns, add their new interactions
     old = model.seen_.tocoo()
     keep = ~np.isin(old.col, targets[~new])
@@ -136,8 +138,13 @@ def update_items(model: Any, data: Interactions) -> None:
         dtype=np.float32,
     )
     seen.sort_indices()
-    model.seen_ = seen
-    model.item_factors_ = item_factors
-    model.item_ids_ = np.concatenate([model.item_ids_, data.item_ids[new]])
+    item_ids = np.concatenate([model.item_ids_, data.item_ids[new]])
+    model.__dict__.update(
+        item_bias_=item_bias,
+        item_titles_=item_titles,
+        seen_=seen,
+        item_factors_=item_factors,
+        item_ids_=item_ids,
+    )
     model.__dict__.pop("_scoring_cache", None)
     model.__dict__.pop("_ann_index", None)  # the approximate index knows the old items only
