@@ -1,24 +1,17 @@
 """What users do with a fitted model: recommend, predict, similar items, fold-in."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from alsrec import ALS, Interactions, Popularity, RandomModel
 from alsrec.errors import DataError, ParameterError, UnknownIdError
 from alsrec.kernels import reference as ref
+from tests.models.helpers import small_rated_data
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    rows = []
-    for u in range(40):
-        for i in rng.choice(30, size=rng.integers(3, 12), replace=False):
-            rows.append((f"u{u}", 100 + i, float(rng.integers(1, 6))))
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
-    catalogue = pd.DataFrame({"item": 100 + np.arange(30), "title": [f"T{i}" for i in range(30)]})
-    return Interactions.from_dataframe(frame, items=catalogue)
+    return small_rated_data(0)
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,16 @@
 """Queries in both directions and in batches, and the unknown-user fallback."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from alsrec import ALS, Interactions
+from alsrec import ALS
 from alsrec.errors import ParameterError, UnknownIdError
+from tests.models.helpers import small_rated_data
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(1)
-    rows = []
-    for u in range(40):
-        for i in rng.choice(30, size=rng.integers(3, 12), replace=False):
-            rows.append((f"u{u}", 100 + i, float(rng.integers(1, 6))))
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
-    catalogue = pd.DataFrame({"item": 100 + np.arange(30), "title": [f"T{i}" for i in range(30)]})
-    return Interactions.from_dataframe(frame, items=catalogue)
+    return small_rated_data(1)
 
 
 @pytest.fixture(scope="module", params=["implicit", "explicit"])

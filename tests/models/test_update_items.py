@@ -1,25 +1,18 @@
 """update_items: the mirror of update_users, equal to the reference ridge solve."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from alsrec import ALS, Interactions
 from alsrec.errors import UnknownIdError
 from alsrec.kernels import reference as ref
+from tests.models.helpers import small_rated_data
 
 
 @pytest.fixture
 def data():
-    rng = np.random.default_rng(3)
-    rows = []
-    for u in range(40):
-        for i in rng.choice(30, size=rng.integers(3, 12), replace=False):
-            rows.append((f"u{u}", 100 + i, float(rng.integers(1, 6))))
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
-    catalogue = pd.DataFrame({"item": 100 + np.arange(30), "title": [f"T{i}" for i in range(30)]})
-    return Interactions.from_dataframe(frame, items=catalogue)
+    return small_rated_data(3)
 
 
 def reference_item_rows(model, fresh):
