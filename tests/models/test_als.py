@@ -118,7 +118,13 @@ def test_planted_low_rank_data_is_recovered_to_noise_level():
     test = rng.random(data.nnz) < 0.1
     train = data.filter(~test)
     model = ALS(
-        "explicit", factors=4, regularization=0.002, iterations=25, use_biases=False, random_state=0
+        "explicit",
+        factors=4,
+        regularization=0.002,
+        iterations=25,
+        use_biases=False,
+        random_state=0,
+        compute_loss=True,
     ).fit(train)
     heldout = data.filter(test).to_dataframe()
     predicted = model.predict(heldout["user"], heldout["item"])
@@ -205,3 +211,21 @@ def test_get_set_params_and_repr():
     assert "factors=5" in repr(model)
     with pytest.raises(ParameterError, match="no parameter 'factor'"):
         model.set_params(factor=2)
+
+
+def test_loss_is_computed_where_it_is_read(small):
+    common = {"factors": 4, "iterations": 4, "random_state": 0}
+    every = ALS("implicit", compute_loss=True, **common).fit(small).loss_history_
+    assert len(every) == 4
+    assert np.all(np.isfinite(every))
+    # default: nothing reads the loss during the fit, so only the final loss is computed
+    lazy = ALS("implicit", **common).fit(small).loss_history_
+    assert np.isnan(lazy[:3]).all()
+    assert lazy[3] == every[3]
+    assert np.isnan(ALS("implicit", compute_loss=False, **common).fit(small).loss_history_).all()
+    # a tolerance, a progress bar or a callback reads it after every iteration
+    with_tol = ALS("implicit", tol=1e-12, **common).fit(small).loss_history_
+    np.testing.assert_array_equal(with_tol, every)
+    seen = []
+    ALS("implicit", callback=lambda it, t, loss: seen.append(loss), **common).fit(small)
+    np.testing.assert_array_equal(seen, every)

@@ -43,7 +43,9 @@ def test_large_alpha_tiny_lambda_float32(solver):
 
 @pytest.mark.parametrize("solver", ["cholesky", "cg"])
 def test_long_rows_next_to_single_interactions(solver):
-    model = ALS("implicit", factors=32, iterations=4, solver=solver, random_state=0)
+    model = ALS(
+        "implicit", factors=32, iterations=4, solver=solver, random_state=0, compute_loss=True
+    )
     model.fit(skewed())
     assert np.isfinite(model.user_factors_).all()
     assert model.loss_history_[-1] <= model.loss_history_[0]

@@ -36,7 +36,7 @@ def test_spark_factors_and_losses_equal_single_machine(spark, planted, preset, s
     from alsrec.spark import fit_spark
 
     common = {"factors": 6, "iterations": 3, "random_state": 7, **settings}
-    local = ALS(preset, **common).fit(planted)
+    local = ALS(preset, compute_loss=True, **common).fit(planted)
     distributed = fit_spark(ALS(preset, backend="spark", **common), planted, spark, num_blocks=3)
     np.testing.assert_allclose(distributed.user_factors_, local.user_factors_, RTOL, ATOL)
     np.testing.assert_allclose(distributed.item_factors_, local.item_factors_, RTOL, ATOL)
@@ -100,7 +100,7 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     # only per-block rows, aggregates and id maps came back: never nnz rows
     assert collection_guard, "the guard saw no collection at all"
     assert max(collection_guard) <= max(planted.shape) < planted.nnz
-    local = ALS("implicit", factors=5, iterations=2, random_state=1).fit(
+    local = ALS("implicit", factors=5, iterations=2, random_state=1, compute_loss=True).fit(
         Interactions.from_dataframe(frame, "customer", "sku", "stars")
     )
     np.testing.assert_array_equal(model.user_ids_, local.user_ids_)
