@@ -188,7 +188,11 @@ def test_tune_space_with_storage_resumes_and_prints_progress(ratings_csv, tmp_pa
     payload = json.loads(resumed.stdout)
     assert sorted(row["number"] for row in payload["table"]) == [0, 1, 2, 3, 4]
     assert payload["study_name"] == "cli"
+    given = [row for row in payload["table"] if row["as_given"]]
+    assert [row["number"] for row in given] == [0]  # the model as given, scored first
     for row in payload["table"]:
+        if row["as_given"]:
+            continue
         assert 0.01 <= row["unobserved_weight"] <= 1
         assert row["factors"] in (2, 4, 6)
         assert row["regularization"] in (0.001, 0.1)

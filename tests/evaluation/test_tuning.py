@@ -28,6 +28,11 @@ class Planted:
     def get_params(self):
         return {"truth": self.truth, "x": self.x}
 
+    def set_params(self, **params):
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
     def fit(self, data):
         self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
         return self
@@ -49,8 +54,11 @@ def planted_space():
     return {"x": distribution("log", 1e-4, 1.0)}
 
 
-def test_tpe_finds_the_planted_best_region(ratings):
-    found = search(Planted(ratings), planted_space(), ratings, n_trials=30, random_state=1)
+@pytest.mark.parametrize("sampler", ["tpe", "gp"])
+def test_sampler_finds_the_planted_best_region(ratings, sampler):
+    found = search(
+        Planted(ratings), planted_space(), ratings, n_trials=30, random_state=1, sampler=sampler
+    )
     assert abs(np.log10(found.best_params["x"] / BEST_X)) < 0.3
     # the best trial's score is the table's first row, and every trial is complete
     assert found.table.loc[0, "mean"] == pytest.approx(found.best_score)
@@ -58,12 +66,42 @@ def test_tpe_finds_the_planted_best_region(ratings):
     assert found.n_fits == 30 * 2  # two blog validation folds per trial
 
 
+def test_the_estimator_as_given_is_a_trial_and_can_win(ratings):
+    # the given x is the planted optimum; the space only holds worse values
+    given = Planted(ratings, x=BEST_X)
+    found = search(given, {"x": [1e-4, 1.0]}, ratings, n_trials=3, random_state=0)
+    assert found.best_params == {}
+    first = found.table.set_index("number").loc[0]
+    assert first["as_given"]
+    assert np.isnan(first["x"])
+    assert first["mean"] == pytest.approx(found.best_score)
+    assert found.table["as_given"].sum() == 1
+    # Tuned refits the estimator as given when it won: lambda = 1e4 leaves ties at random
+    base = ALS("zeros", factors=4, iterations=4, random_state=0)
+    tuned = Tuned(base, {"regularization": [1e4]}, n_trials=2, pruner="none").fit(ratings)
+    assert tuned.best_params_ == {}
+    assert tuned.best_estimator_.get_params() == base.get_params()
+    # without it, only the space is searched
+    alone = search(given, {"x": [1e-4, 1.0]}, ratings, n_trials=3, include_given=False)
+    assert alone.best_params["x"] in (1e-4, 1.0)
+    assert not alone.table["as_given"].any()
+
+
 def test_bad_trial_is_pruned_from_the_metric_reported_during_training(ratings):
     protocol = BlogProtocol()
     base = ALS("zeros", factors=4, iterations=6, random_state=0)
     # lambda = 1e4 shrinks the factors to ~0: the validation ranking is ties broken at random
     space = {"regularization": [1e-3, 1e4]}
-    probe = search(base, space, ratings, protocol, "ndcg@10", sampler="grid", pruner="none")
+    probe = search(
+        base,
+        space,
+        ratings,
+        protocol,
+        "ndcg@10",
+        sampler="grid",
+        pruner="none",
+        include_given=False,
+    )
     scores = probe.table.set_index("regularization")["mean"]
     threshold = (scores[1e-3] + scores[1e4]) / 2
     assert scores[1e-3] > scores[1e4] + 0.05
@@ -76,6 +114,7 @@ def test_bad_trial_is_pruned_from_the_metric_reported_during_training(ratings):
         sampler="grid",
         pruner=optuna.pruners.ThresholdPruner(lower=threshold),
         report_every=2,
+        include_given=False,
     )
     table = found.table.set_index("regularization")
     assert table.loc[1e4, "state"] == "PRUNED"
@@ -103,7 +142,9 @@ def test_resumed_sqlite_study_continues_where_it_stopped(ratings, tmp_path):
     assert sorted(resumed.table["number"]) == list(range(9))  # numbers continue, 5 new trials
     before = first.table.set_index("number")["x"]
     after = resumed.table.set_index("number")["x"]
-    assert np.allclose(after[before.index], before)  # the first run's trials are kept
+    # the first run's trials are kept (trial 0 scored the estimator as given: no x)
+    assert np.allclose(after[before.index], before, equal_nan=True)
+    assert resumed.table.set_index("number")["as_given"].to_dict() == {n: n == 0 for n in range(9)}
     assert resumed.best_score >= first.best_score
     again = search(Planted(ratings), planted_space(), ratings, n_trials=9, **kwargs)
     assert len(again.table) == 9  # the study is complete: nothing new runs
@@ -174,8 +215,19 @@ def test_preset_spaces_are_declared_on_the_right_scales():
     assert zeros["unobserved_weight"].log
     assert zeros["regularization"].log
     assert {"factors", "reg_exponent"} <= set(zeros)
+    # nu is fixed at 1 (count-scaled lambda) for every trial, not the blog model's nu = 0
+    assert zeros["reg_exponent"].choices == (1.0,)
     assert default_space(ALS("implicit"))["alpha"].log
     assert "iterations" in default_space(ALS("explicit"))
+
+
+def test_fixed_dimension_is_used_by_every_trial(ratings):
+    space = {"factors": distribution("int", 2, 4), "reg_exponent": distribution("fixed", 0.5)}
+    base = ALS("zeros", iterations=1, random_state=0)
+    found = search(base, space, ratings, n_trials=3, pruner="none", include_given=False)
+    assert (found.table["reg_exponent"] == 0.5).all()
+    with pytest.raises(ParameterError, match="needs both low and high"):
+        distribution("log", 0.1)
 
 
 @pytest.mark.parametrize(

@@ -41,17 +41,21 @@ if TYPE_CHECKING:
 Space = Mapping[str, Any] | Callable[[Any], dict]
 
 # Declared per preset as (kind, low, high[, step]); kind "log" is a log-uniform float,
-# "float" a uniform float, "int" a whole number on a grid of ``step``.
+# "float" a uniform float, "int" a whole number on a grid of ``step``, and ("fixed", value)
+# a value every trial uses (so a trial never inherits the estimator's own).
 # zeros: w0 is the weight of a missing cell relative to an observed one, and lambda is
-# count-scaled (lambda_u = lambda (n_u + w0 n_items)^nu with nu near 1, as ALS-WR), so both
-# ranges are relative and carry across data sets; they were narrowed on ml-latest-small
-# (blog protocol, outer seed 0) and are reported on other seeds (benchmarks/bench_tuning.py).
+# count-scaled (lambda_u = lambda (n_u + w0 n_items), nu fixed at 1 as in ALS-WR and
+# Spark), so both ranges are relative and carry across data sets. Developed on outer seed
+# 0 of ml-latest-small and Last.fm (blog protocol) and reported on seed 1
+# (benchmarks/bench_tuning.py): searching nu as well (0.5-1) lost to the fixed nu on both,
+# because 8 trials cover a fourth dimension too thinly; k up to 192 because held-out NDCG
+# on ml-latest-small kept rising with k (Last.fm prefers k = 32).
 PRESET_SPACES: dict[str, dict[str, tuple]] = {
     "zeros": {
         "unobserved_weight": ("log", 0.02, 0.5),
         "regularization": ("log", 0.01, 0.3),
-        "factors": ("int", 32, 128, 32),
-        "reg_exponent": ("float", 0.5, 1.0),
+        "factors": ("int", 32, 192, 32),
+        "reg_exponent": ("fixed", 1.0),
     },
     "implicit": {
         "alpha": ("log", 0.1, 100.0),
@@ -67,19 +71,25 @@ PRESET_SPACES: dict[str, dict[str, tuple]] = {
 }
 
 
-def distribution(kind: str, low: float, high: float, step: float | None = None):
+def distribution(kind: str, low: float, high: float | None = None, step: float | None = None):
     """The Optuna distribution of a declared dimension.
 
     Parameters
     ----------
-    kind : {"log", "float", "int"}
-        Log-uniform float, uniform float, or whole number (``step`` apart).
+    kind : {"log", "float", "int", "fixed"}
+        Log-uniform float, uniform float, whole number (``step`` apart), or one
+        value (``low``) that every trial uses.
     low, high : float
-        Bounds (both included).
+        Bounds (both included); ``high`` is not given for "fixed".
     step : float, optional
         Grid spacing (int: default 1).
     """
-    from optuna.distributions import FloatDistribution, IntDistribution
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    if kind == "fixed":
+        return CategoricalDistribution([low])
+    if high is None:
+        raise ParameterError(f"a {kind} range needs both low and high.")
 
     if not low < high:
         raise ParameterError(f"a {kind} range needs low < high; got {low} and {high}.")
@@ -157,6 +167,9 @@ def _sampler(sampler: Any, space: Space, n_trials: int | None, seed: int):
         # few random start-up trials when the budget is small, so TPE gets to model
         startup = max(2, min(10, (n_trials or 20) // 2))
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+    if sampler == "gp":
+        startup = max(2, min(10, (n_trials or 20) // 2))
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if sampler == "grid":
         from optuna.distributions import CategoricalDistribution
 
@@ -167,7 +180,7 @@ def _sampler(sampler: Any, space: Space, n_trials: int | None, seed: int):
         return optuna.samplers.GridSampler(
             {name: list(d.choices) for name, d in space.items()}, seed=seed
         )
-    raise ParameterError(f"sampler={sampler!r} must be 'tpe', 'grid' or an Optuna sampler.")
+    raise ParameterError(f"sampler={sampler!r} must be 'tpe', 'gp', 'grid' or an Optuna sampler.")
 
 
 def _pruner(pruner: Any, report_every: int | None):
@@ -219,6 +232,10 @@ def _open_study(storage, study_name, sampler, pruner, metric: Metric):
     return study
 
 
+# user attribute of the trial that scores the estimator with its own parameters
+AS_GIVEN = "as_given"
+
+
 @dataclass
 class SearchResult:
     """Outcome of :func:`search`.
@@ -226,11 +243,12 @@ class SearchResult:
     Attributes
     ----------
     best_params : dict
-        The winning parameter overrides.
+        The winning parameter overrides (empty: the estimator as given won).
     best_score : float
         Its mean metric over validation users.
     table : pandas.DataFrame
-        One row per trial: number, state (COMPLETE, PRUNED, FAIL), parameters,
+        One row per trial: number, state (COMPLETE, PRUNED, FAIL), ``as_given``
+        (the trial that scored the estimator's own parameters), parameters,
         ``mean`` and ``std`` of the metric over validation users, ``fits``
         (model fits started), ``iterations`` (ALS iterations run) and
         ``fit_seconds``; completed trials first, best first.
@@ -311,7 +329,8 @@ def _objective(
     can_report = "callback" in base and report_every is not None
 
     def objective(trial) -> float:
-        params = _suggest(trial, space)
+        # the enqueued first trial scores the estimator as given, inside the space or not
+        params = {} if trial.user_attrs.get(AS_GIVEN) else _suggest(trial, space)
         unknown = set(params) - set(base)
         if unknown:
             raise ParameterError(
@@ -368,6 +387,7 @@ def _table(study, metric: Metric) -> pd.DataFrame:
             {
                 "number": trial.number,
                 "state": trial.state.name,
+                AS_GIVEN: bool(trial.user_attrs.get(AS_GIVEN, False)),
                 **trial.params,
                 "mean": np.nan if trial.value is None else trial.value,
                 "std": trial.user_attrs.get("std", np.nan),
@@ -403,6 +423,7 @@ def search(
     study_name: str | None = None,
     callbacks: Sequence[Callable] = (),
     show_progress: bool = False,
+    include_given: bool | None = None,
 ) -> SearchResult:
     """Search hyperparameters with an Optuna study scored by cross-validation on ``data``.
 
@@ -425,8 +446,9 @@ def search(
         Stop starting trials after this many seconds.
     random_state : int
         Seed of the sampler (TPE, or the grid's order).
-    sampler : {"tpe", "grid"} or optuna sampler
-        "grid" tries every combination of an all-list space.
+    sampler : {"tpe", "gp", "grid"} or optuna sampler
+        TPE (default), Gaussian-process Bayesian optimisation (needs torch), or
+        "grid": every combination of an all-list space.
     pruner : {"median", "halving", "none"} or optuna pruner
         Stops trials whose reported validation metric trails the others'.
     report_every : int, optional
@@ -442,6 +464,12 @@ def search(
         Optuna callbacks ``(study, frozen_trial)`` after each trial (progress).
     show_progress : bool
         Optuna's progress bar.
+    include_given : bool, optional
+        Make the first trial of a new study score ``estimator`` with its own
+        parameters (one of the ``n_trials``), so the search never returns a
+        configuration that validated worse than the model it was given.
+        Default: yes, except with ``sampler="grid"`` (a grid tries exactly its
+        combinations).
 
     Returns
     -------
@@ -473,6 +501,10 @@ def search(
             _pruner(pruner, report_every),
             parsed,
         )
+        if include_given is None:
+            include_given = not (isinstance(sampler, str) and sampler == "grid")
+        if include_given and not study.get_trials(deepcopy=False):
+            study.enqueue_trial({}, user_attrs={AS_GIVEN: True})
         # the same validation folds for every trial, split once
         folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -521,7 +553,9 @@ class Tuned(FactorModel):
         Base estimator.
     space : mapping or callable, optional
         Search space (see :func:`search`; default: the preset's declared space).
-    protocol, metric, seeds, n_trials, timeout, random_state, sampler, pruner, report_every
+    protocol, metric, seeds, n_trials, timeout, random_state, sampler, pruner
+        Passed to :func:`search`.
+    report_every, include_given
         Passed to :func:`search`.
     storage : str, optional
         Optuna RDB URL. Each training set gets its own study, named
@@ -553,6 +587,7 @@ class Tuned(FactorModel):
         report_every: int | None = 5,
         storage: str | None = None,
         study_name: str | None = None,
+        include_given: bool | None = None,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -567,6 +602,7 @@ class Tuned(FactorModel):
         self.report_every = report_every
         self.storage = storage
         self.study_name = study_name
+        self.include_given = include_given
 
     def fit(self, data: Interactions) -> Tuned:
         """Search on ``data``, then fit the best configuration on all of it."""
@@ -588,6 +624,7 @@ class Tuned(FactorModel):
             report_every=self.report_every,
             storage=self.storage,
             study_name=name,
+            include_given=self.include_given,
         )
         best = clone(self.estimator).set_params(**found.best_params).fit(data)
         for attribute in FactorModel._fitted_attributes:
