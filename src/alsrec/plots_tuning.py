@@ -85,7 +85,16 @@ def parameter_importances(study) -> pd.Series:
         importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError):  # every trial identical: nothing to attribute
         return pd.Series(dtype=float)
-    return pd.Series(importances, dtype=float).sort_values(ascending=False)
+    # a dimension fixed by the space (one value in every trial) has nothing to attribute
+    varied = {
+        name
+        for name in importances
+        if len({t.params[name] for t in complete if name in t.params}) > 1
+    }
+    kept = pd.Series({n: v for n, v in importances.items() if n in varied}, dtype=float)
+    if kept.sum() > 0:
+        kept = kept / kept.sum()
+    return kept.sort_values(ascending=False)
 
 
 def importance_chart(importances: pd.Series, path: str | os.PathLike[str] | None = None) -> bytes:

@@ -68,3 +68,21 @@ def test_report_section_names_the_study_and_its_best_trial(study):
     assert "12 trials (11 completed, 1 pruned)" in section
     assert f"trial {best.number}, validation NDCG@20 {best.value:.4f}" in section
     assert section.count("<img") == 2
+
+
+def test_a_fixed_dimension_and_the_as_given_trial_get_no_importance():
+    from optuna.distributions import CategoricalDistribution
+
+    space = {**SPACE, "z": CategoricalDistribution([1.0])}
+    made = optuna.create_study(direction="maximize")
+    made.add_trial(create_trial(value=0.2, params={}, distributions={}))  # the model as given
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        x, y = rng.random(2)
+        made.add_trial(
+            create_trial(value=x, params={"x": x, "y": y, "z": 1.0}, distributions=space)
+        )
+    importances = parameter_importances(made)
+    assert set(importances.index) == {"x", "y"}
+    assert importances.sum() == pytest.approx(1.0)
+    assert importances["x"] > 2 * importances["y"]
