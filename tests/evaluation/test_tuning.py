@@ -33,7 +33,10 @@ class Planted:
             setattr(self, name, value)
         return self
 
+    fits = 0  # every fit of any instance, so a test can see what ran
+
     def fit(self, data):
+        Planted.fits += 1
         self.user_ids_, self.item_ids_ = data.user_ids, data.item_ids
         return self
 
@@ -64,6 +67,52 @@ def test_sampler_finds_the_planted_best_region(ratings, sampler):
     assert found.table.loc[0, "mean"] == pytest.approx(found.best_score)
     assert (found.table["state"] == "COMPLETE").all()
     assert found.n_fits == 30 * 2  # two blog validation folds per trial
+
+
+def test_racing_scores_trials_on_one_fold_and_finalists_on_all(ratings, tmp_path):
+    space = {"x": [1e-3, 0.01, 0.03, 0.1, 1.0]}
+    kwargs = {"sampler": "grid", "include_given": False}
+    raced = search(Planted(ratings), space, ratings, n_trials=5, finalists=2, **kwargs)
+    # one fit per trial on the first blog fold, one more for each finalist's second fold
+    assert raced.n_fits == 5 + 2
+    finals = raced.table.dropna(subset=["final_mean"])
+    assert len(finals) == 2
+    assert list(finals.index) == [0, 1]  # finalists first, the winner on top
+    # a finalist's score over both folds equals a search that scores every fold
+    for _, row in finals.iterrows():
+        full = search(Planted(ratings), {"x": [row["x"]]}, ratings, n_trials=1, **kwargs)
+        assert row["final_mean"] == pytest.approx(full.best_score)
+    assert raced.best_score == pytest.approx(finals["final_mean"].max())
+    assert raced.best_params == {"x": finals.iloc[0]["x"]}
+    assert abs(np.log10(raced.best_params["x"] / BEST_X)) < 0.6
+    # resumed from storage, finalists are not refitted
+    storage = f"sqlite:///{tmp_path / 'race.db'}"
+    first = search(
+        Planted(ratings),
+        space,
+        ratings,
+        n_trials=5,
+        finalists=2,
+        storage=storage,
+        study_name="race",
+        **kwargs,
+    )
+    before = Planted.fits
+    again = search(
+        Planted(ratings),
+        space,
+        ratings,
+        n_trials=5,
+        finalists=2,
+        storage=storage,
+        study_name="race",
+        **kwargs,
+    )
+    assert Planted.fits == before  # nothing was refitted
+    assert again.n_fits == first.n_fits == 7
+    assert again.best_score == first.best_score
+    with pytest.raises(ParameterError, match="finalists=0"):
+        search(Planted(ratings), space, ratings, n_trials=2, finalists=0)
 
 
 def test_the_estimator_as_given_is_a_trial_and_can_win(ratings):

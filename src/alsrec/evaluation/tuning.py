@@ -234,6 +234,10 @@ def _open_study(storage, study_name, sampler, pruner, metric: Metric):
 
 # user attribute of the trial that scores the estimator with its own parameters
 AS_GIVEN = "as_given"
+# racing (finalists=): a trial's per-user values on the first fold, and the study's
+# record of a finalist scored on every fold ("final:<trial number>")
+FIRST_VALUES = "first_fold_values"
+FINAL = "final"
 
 
 @dataclass
@@ -318,15 +322,58 @@ def _duplicate(study, params: dict, number: int):
     return None
 
 
+def _score_folds(
+    candidate: Any,
+    folds: list[tuple[int, Fold]],
+    metric: Metric,
+    counter: _Counter,
+    first_callback: Callable | None = None,
+) -> list[pd.DataFrame]:
+    """Fit ``candidate`` on each fold's training data; per fold, (user, value) of the metric.
+
+    ``first_callback(model, fold, seed)`` makes the callback of the first fold's fit
+    (the pruning reporter); its iterations are counted by the callback itself.
+    """
+    frames = []
+    for position, (seed, fold) in enumerate(folds):
+        model = clone(candidate)
+        reporting = first_callback is not None and position == 0
+        if reporting:
+            model.set_params(callback=first_callback(model, fold, seed))
+        counter.fits += 1
+        started = time.perf_counter()
+        try:
+            model.fit(fold.train)
+        finally:
+            counter.seconds += time.perf_counter() - started
+        if not reporting:
+            counter.iterations += int(getattr(model, "n_iter_", 0))
+        frames.append(
+            pd.DataFrame({"user": fold.users, "value": _fold_scores(model, fold, metric, seed)})
+        )
+    return frames
+
+
+def _pooled(frames: list[pd.DataFrame], metric: Metric) -> np.ndarray:
+    """Per-user values, each user's mean over seeds first (as cross_validate's summaries)."""
+    per_user = pd.concat(frames).groupby("user")["value"].mean().to_numpy()
+    per_user = per_user[np.isfinite(per_user)]
+    if len(per_user) == 0:
+        raise ParameterError(f"no validation user has a defined {metric.name}.")
+    return per_user
+
+
 def _objective(
     estimator: Any,
     space: Space,
     folds: list[tuple[int, Fold]],
     metric: Metric,
     report_every: int | None,
+    first_fold_only: bool,
 ) -> Callable:
     base = estimator.get_params()
     can_report = "callback" in base and report_every is not None
+    scored = folds[:1] if first_fold_only else folds
 
     def objective(trial) -> float:
         # the enqueued first trial scores the estimator as given, inside the space or not
@@ -342,47 +389,77 @@ def _objective(
                 trial.set_user_attr(key, 0 if key != "std" else same.user_attrs.get("std"))
             trial.set_user_attr("duplicate_of", same.number)
             return float(same.value)
-        candidate = type(estimator)(**{**base, **params})
         counter = _Counter()
-        frames = []
+        reporter = None
+        if can_report:  # prune on the first validation fold
+
+            def reporter(model, fold, seed):
+                return _reporter(trial, model, fold, metric, seed, report_every, counter)
+
         try:
-            for position, (seed, fold) in enumerate(folds):
-                model = clone(candidate)
-                if can_report and position == 0:  # prune on the first validation fold
-                    model.set_params(
-                        callback=_reporter(trial, model, fold, metric, seed, report_every, counter)
-                    )
-                counter.fits += 1
-                started = time.perf_counter()
-                try:
-                    model.fit(fold.train)
-                finally:
-                    counter.seconds += time.perf_counter() - started
-                if not (can_report and position == 0):
-                    counter.iterations += int(getattr(model, "n_iter_", 0))
-                frames.append(
-                    pd.DataFrame(
-                        {"user": fold.users, "value": _fold_scores(model, fold, metric, seed)}
-                    )
-                )
+            frames = _score_folds(
+                type(estimator)(**{**base, **params}), scored, metric, counter, reporter
+            )
         finally:
             trial.set_user_attr("fits", counter.fits)
             trial.set_user_attr("iterations", counter.iterations)
             trial.set_user_attr("fit_seconds", counter.seconds)
-        # per user: mean over seeds first, as cross_validate's summaries do
-        per_user = pd.concat(frames).groupby("user")["value"].mean().to_numpy()
-        per_user = per_user[np.isfinite(per_user)]
-        if len(per_user) == 0:
-            raise ParameterError(f"no validation user has a defined {metric.name}.")
+        if first_fold_only:  # kept so a finalist's other folds add to them (_race)
+            trial.set_user_attr(FIRST_VALUES, frames[0]["value"].tolist())
+        per_user = _pooled(frames, metric)
         trial.set_user_attr("std", float(per_user.std()))
         return float(per_user.mean())
 
     return objective
 
 
+def _race(study, estimator: Any, folds: list[tuple[int, Fold]], metric: Metric, finalists: int):
+    """Score the ``finalists`` best trials (by their first fold) on the other folds too.
+
+    Each finalist's result (mean and std over every validation user, and what the
+    extra fits cost) is kept in the study's user attributes as ``final:<number>``,
+    so a resumed study does not refit it.
+    """
+    import optuna
+
+    complete = [
+        trial
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if "duplicate_of" not in trial.user_attrs
+    ]
+    sign = -1.0 if metric.higher_is_better else 1.0
+    base = estimator.get_params()
+    first_fold = folds[0][1]
+    for trial in sorted(complete, key=lambda t: (sign * t.value, t.number))[:finalists]:
+        key = f"{FINAL}:{trial.number}"
+        if key in study.user_attrs:
+            continue
+        counter = _Counter()
+        candidate = type(estimator)(**{**base, **trial.params})
+        rest = _score_folds(candidate, folds[1:], metric, counter)
+        first = pd.DataFrame({"user": first_fold.users, "value": trial.user_attrs[FIRST_VALUES]})
+        per_user = _pooled([first, *rest], metric)
+        study.set_user_attr(
+            key,
+            {
+                "mean": float(per_user.mean()),
+                "std": float(per_user.std()),
+                "fits": counter.fits,
+                "iterations": counter.iterations,
+                "fit_seconds": counter.seconds,
+            },
+        )
+
+
 def _table(study, metric: Metric) -> pd.DataFrame:
     rows = []
+    finals = {
+        int(key.split(":", 1)[1]): value
+        for key, value in study.user_attrs.items()
+        if key.startswith(f"{FINAL}:")
+    }
     for trial in study.get_trials(deepcopy=False):
+        final = finals.get(trial.number, {})
         rows.append(
             {
                 "number": trial.number,
@@ -391,19 +468,27 @@ def _table(study, metric: Metric) -> pd.DataFrame:
                 **trial.params,
                 "mean": np.nan if trial.value is None else trial.value,
                 "std": trial.user_attrs.get("std", np.nan),
-                "fits": trial.user_attrs.get("fits", 0),
-                "iterations": trial.user_attrs.get("iterations", 0),
-                "fit_seconds": trial.user_attrs.get("fit_seconds", 0.0),
+                "final_mean": final.get("mean", np.nan),
+                "fits": trial.user_attrs.get("fits", 0) + final.get("fits", 0),
+                "iterations": trial.user_attrs.get("iterations", 0) + final.get("iterations", 0),
+                "fit_seconds": trial.user_attrs.get("fit_seconds", 0.0)
+                + final.get("fit_seconds", 0.0),
             }
         )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
+    if not finals:
+        table = table.drop(columns="final_mean")
     complete = table["state"] == "COMPLETE"
-    key = table["mean"] if metric.higher_is_better else -table["mean"]
-    table = table.assign(_complete=complete, _key=key.fillna(-np.inf))
-    table = table.sort_values(["_complete", "_key", "number"], ascending=[False, False, True])
-    return table.drop(columns=["_complete", "_key"]).reset_index(drop=True)
+    finalist = table["number"].isin(list(finals))
+    score = table["final_mean"].where(finalist, table["mean"]) if finals else table["mean"]
+    key = score if metric.higher_is_better else -score
+    table = table.assign(_complete=complete, _finalist=finalist, _key=key.fillna(-np.inf))
+    table = table.sort_values(
+        ["_complete", "_finalist", "_key", "number"], ascending=[False, False, False, True]
+    )
+    return table.drop(columns=["_complete", "_finalist", "_key"]).reset_index(drop=True)
 
 
 def search(
@@ -424,6 +509,7 @@ def search(
     callbacks: Sequence[Callable] = (),
     show_progress: bool = False,
     include_given: bool | None = None,
+    finalists: int | None = None,
 ) -> SearchResult:
     """Search hyperparameters with an Optuna study scored by cross-validation on ``data``.
 
@@ -470,6 +556,13 @@ def search(
         configuration that validated worse than the model it was given.
         Default: yes, except with ``sampler="grid"`` (a grid tries exactly its
         combinations).
+    finalists : int, optional
+        Race the trials over the validation folds: each trial is scored on the
+        first fold only (the study optimises that score), then the
+        ``finalists`` best are scored on the other folds too and the best mean
+        over every validation user wins. A trial then costs one fit instead
+        of one per fold, so the same fits buy more trials. None: every trial
+        is scored on every fold.
 
     Returns
     -------
@@ -486,6 +579,8 @@ def search(
         raise ParameterError("give n_trials= or timeout=, or the search would never stop.")
     if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
         raise ParameterError(f"n_trials={n_trials!r} must be a positive whole number.")
+    if finalists is not None and (not isinstance(finalists, int) or finalists < 1):
+        raise ParameterError(f"finalists={finalists!r} must be a positive whole number or None.")
     if report_every is not None and (not isinstance(report_every, int) or report_every < 1):
         raise ParameterError(f"report_every={report_every!r} must be a positive whole number.")
     space = _check_space(default_space(estimator) if space is None else space, estimator)
@@ -515,7 +610,7 @@ def search(
             extra.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
         if remaining != 0:
             study.optimize(
-                _objective(estimator, space, folds, parsed, report_every),
+                _objective(estimator, space, folds, parsed, report_every, finalists is not None),
                 n_trials=remaining,
                 timeout=timeout,
                 callbacks=extra,
@@ -528,8 +623,12 @@ def search(
                 f"no trial of study {study.study_name!r} completed; widen the space, raise "
                 f"n_trials or timeout, or use pruner='none'."
             )
-        best = study.best_trial
-        return SearchResult(dict(best.params), float(best.value), _table(study, parsed), study)
+        if finalists is not None and len(folds) > 1:
+            _race(study, estimator, folds, parsed, finalists)
+        table = _table(study, parsed)
+        best = study.trials[int(table.loc[0, "number"])]
+        score = table.loc[0, "final_mean"] if "final_mean" in table else best.value
+        return SearchResult(dict(best.params), float(score), table, study)
 
 
 def fingerprint(data: Interactions) -> str:
@@ -555,7 +654,7 @@ class Tuned(FactorModel):
         Search space (see :func:`search`; default: the preset's declared space).
     protocol, metric, seeds, n_trials, timeout, random_state, sampler, pruner
         Passed to :func:`search`.
-    report_every, include_given
+    report_every, include_given, finalists
         Passed to :func:`search`.
     storage : str, optional
         Optuna RDB URL. Each training set gets its own study, named
@@ -588,6 +687,7 @@ class Tuned(FactorModel):
         storage: str | None = None,
         study_name: str | None = None,
         include_given: bool | None = None,
+        finalists: int | None = None,
     ) -> None:
         self.estimator = estimator
         self.space = space
@@ -603,6 +703,7 @@ class Tuned(FactorModel):
         self.storage = storage
         self.study_name = study_name
         self.include_given = include_given
+        self.finalists = finalists
 
     def fit(self, data: Interactions) -> Tuned:
         """Search on ``data``, then fit the best configuration on all of it."""
@@ -625,6 +726,7 @@ class Tuned(FactorModel):
             storage=self.storage,
             study_name=name,
             include_given=self.include_given,
+            finalists=self.finalists,
         )
         best = clone(self.estimator).set_params(**found.best_params).fit(data)
         for attribute in FactorModel._fitted_attributes:
