@@ -229,3 +229,12 @@ def test_loss_is_computed_where_it_is_read(small):
     seen = []
     ALS("implicit", callback=lambda it, t, loss: seen.append(loss), **common).fit(small)
     np.testing.assert_array_equal(seen, every)
+
+
+def test_solver_defaults_to_the_presets_and_an_explicit_one_wins():
+    from alsrec.models import PRESETS
+
+    for preset, defaults in PRESETS.items():
+        assert ALS(preset).resolved_solver() == defaults["solver"]
+        assert ALS(preset, solver="cg").resolved_solver() == "cg"
+        assert ALS(preset, solver="cholesky").resolved_solver() == "cholesky"

@@ -51,7 +51,9 @@ def signed():
 def test_the_fit_needs_the_option_and_the_loss_decreases(signed):
     with pytest.raises(DataError, match="target='liked'"):
         ALS("implicit", factors=4, iterations=2).fit(signed)
-    model = ALS("implicit", target="liked", factors=4, iterations=6, random_state=0).fit(signed)
+    model = ALS(
+        "implicit", target="liked", factors=4, iterations=6, random_state=0, compute_loss=True
+    ).fit(signed)
     history = np.array(model.loss_history_)
     assert np.all(np.diff(history) <= 1e-6 * history[:-1])
 

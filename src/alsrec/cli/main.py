@@ -220,7 +220,9 @@ def train(
         float | None, typer.Option(metavar="NU", help="Count scaling nu of lambda.")
     ] = None,
     iterations: Annotated[int | None, typer.Option(metavar="N", help="ALS iterations.")] = None,
-    solver: Annotated[str, typer.Option(metavar="SOLVER", help="cholesky or cg.")] = "cholesky",
+    solver: Annotated[
+        str | None, typer.Option(metavar="SOLVER", help="cholesky or cg (default: the preset's).")
+    ] = None,
     seed: Annotated[int, typer.Option(metavar="SEED", help="Seed of the initial factors.")] = 0,
     threads: Annotated[int, typer.Option(metavar="N", help="CPU threads; 0 = all cores.")] = 0,
     data_dir: DataDirOpt = None,

@@ -86,9 +86,10 @@ class ALS(
         False scales by observed counts only, as Spark does.
     iterations : int, optional
         Full alternations (explicit/implicit 15, zeros 20).
-    solver : {"cholesky", "cg"}
+    solver : {"cholesky", "cg"}, optional
         Exact solves, or ``cg_steps`` conjugate-gradient steps warm-started
-        from the previous iterate.
+        from the previous iterate (default: the preset's, see
+        :meth:`resolved_solver`).
     cg_steps : int
         CG steps per row per half-step.
     dtype : {"float32", "float64"}
@@ -141,7 +142,7 @@ class ALS(
         Param("use_biases", "bool", optional=True),
         Param("count_unobserved", "bool", optional=True),
         positive_int("iterations"),
-        Param("solver", "choice", choices=("cholesky", "cg")),
+        Param("solver", "choice", choices=("cholesky", "cg"), optional=True),
         positive_int("cg_steps"),
         Param("dtype", "choice", choices=("float32", "float64")),
         Param("random_state", "int", 0.0, optional=True),
@@ -170,7 +171,7 @@ class ALS(
         use_biases: bool | None = None,
         count_unobserved: bool | None = None,
         iterations: int | None = None,
-        solver: Literal["cholesky", "cg"] = "cholesky",
+        solver: Literal["cholesky", "cg"] | None = None,
         cg_steps: int = 3,
         dtype: str = "float32",
         random_state: int | None = None,
@@ -219,6 +220,12 @@ class ALS(
             use_biases=self.use_biases,
             count_unobserved=self.count_unobserved,
         )
+
+    def resolved_solver(self) -> str:
+        """``solver``, or the preset's default where it is None."""
+        if self.solver is not None:
+            return self.solver
+        return preset_defaults(self.preset).get("solver", "cholesky")
 
     def _settings(self) -> tuple[Objective, int, int, np.dtype, str]:
         """Checked settings: objective, factors, iterations, dtype and kernel backend."""
@@ -315,7 +322,7 @@ class ALS(
             objective,
             user_factors,
             item_factors,
-            self.solver,
+            self.resolved_solver(),
             self.cg_steps,
         )
         if backend == "torch":

@@ -124,7 +124,7 @@ class Objective:
         return asdict(self)
 
 
-# Per-preset defaults: (objective fields, factors, regularization, iterations)
+# Per-preset defaults: objective fields, factors, iterations and solver
 PRESETS: dict[str, dict] = {
     "explicit": {
         "unobserved_weight": 0.0,
@@ -136,6 +136,7 @@ PRESETS: dict[str, dict] = {
         "use_biases": True,
         "factors": 64,
         "iterations": 15,
+        "solver": "cholesky",
     },
     # Chosen by benchmarks/bench_defaults.py on seed 100 across ml-latest-small, Last.fm
     # play counts and planted implicit data (best worst-case ratio to the best candidate);
@@ -150,6 +151,7 @@ PRESETS: dict[str, dict] = {
         "use_biases": False,
         "factors": 32,
         "iterations": 15,
+        "solver": "cholesky",
     },
     "zeros": {
         "unobserved_weight": 1.0,
@@ -161,6 +163,7 @@ PRESETS: dict[str, dict] = {
         "use_biases": False,
         "factors": 20,
         "iterations": 20,
+        "solver": "cholesky",
     },
 }
 

@@ -5,14 +5,17 @@ The interactions stay a Spark DataFrame, cut twice into CSR blocks: by user
 :mod:`alsrec.spark.blocks`. Each half-step
 
 1. broadcasts the fixed side's factors to the executors (``sc.broadcast``);
-2. ships the shared ``w0 Y^T Y``, aggregated at the end of the previous
-   half-step from per-block partial Grams with ``treeReduce``;
+2. ships the shared ``w0 Y^T Y``, summed on the driver at the end of the
+   previous half-step from the blocks' partial Grams;
 3. solves every block's rows with alsrec's numba kernels inside
    ``mapInArrow`` (one Arrow row per block: no per-row Python);
 4. returns a factor DataFrame (one row per block) holding the new rows, the
    block's partial Gram, its penalty and (item half-step) its observed loss
    terms, so the exact objective of every iteration comes from distributed
-   partial sums:  L = observed + w0 <X^T X, Y^T Y> + penalties.
+   partial sums:  L = observed + w0 <X^T X, Y^T Y> + penalties. One Spark
+   action (a collect of one row per block) ends each half-step: the factor
+   rows must reach the driver for the next broadcast, and the partial sums
+   ride along, so a half-step is one Spark job.
 
 Broadcasting is the only routing implemented: the driver and every executor
 hold one side's factors, (n_users + n_items) x k values at most (see the
@@ -42,7 +45,7 @@ from alsrec.models.als import ALS, register_fit_backend
 from alsrec.models.objective import Objective
 from alsrec.models.training import converged
 from alsrec.spark import blocks as B
-from alsrec.spark.output import SparkFactors, _gather
+from alsrec.spark.output import SparkFactors
 
 BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
 
@@ -137,7 +140,7 @@ def fit_spark(
     history: list[float] = []
     start = time.perf_counter()
     steps = None
-    solver, cg_steps = estimator.solver, estimator.cg_steps
+    solver, cg_steps = estimator.resolved_solver(), estimator.cg_steps
     for iteration in range(1, iterations + 1):
         user_step = _half_step(
             sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, dtype, k, False
@@ -425,8 +428,6 @@ def _half_step(
     sc, side, other, warm, other_gram, objective, n_other, solver, cg_steps, dtype, k, with_loss
 ) -> _Step:
     """Solve one side's rows on the executors against the broadcast ``other``."""
-    from operator import add
-
     shared = sc.broadcast(other)
     previous = sc.broadcast(warm) if solver == "cg" else None
     gram = objective.unobserved_weight * other_gram
@@ -434,19 +435,19 @@ def _half_step(
         B.half_step(dtype, objective, shared, previous, gram, n_other, solver, cg_steps, with_loss),
         B.FACTOR_SCHEMA,
     ).persist()
-    # the k x k Gram and the loss terms: one tree aggregation over the blocks' partial sums
-    partial = frame.select("gram", "failed", "observed", "penalty").rdd.map(
-        lambda row: (
-            np.frombuffer(row["gram"], np.float64),
-            row["failed"],
-            row["observed"],
-            row["penalty"],
-        )
-    )
-    gram_sum, failed, observed, penalty = partial.treeReduce(
-        lambda a, b: tuple(map(add, a, b)), depth=2
-    )
-    factors = _gather(frame, len(warm), k, np.dtype(dtype))  # one row per block
+    # One action per half-step: each block's row brings its new factor rows (the next
+    # broadcast needs them on the driver anyway) with its k x k partial Gram and loss terms,
+    # which the driver sums; a separate tree aggregation would be a second Spark job.
+    factors = np.zeros((len(warm), k), dtype=dtype)
+    gram_sum, failed, observed, penalty = np.zeros(k * k), 0, 0.0, 0.0
+    for block in frame.collect():  # one row per block, never interactions
+        factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
+            block["factors"], dtype
+        ).reshape(-1, k)
+        gram_sum += np.frombuffer(block["gram"], np.float64)
+        failed += block["failed"]
+        observed += block["observed"]
+        penalty += block["penalty"]
     shared.unpersist()
     if previous is not None:
         previous.unpersist()
