@@ -148,7 +148,7 @@ def test_same_seed_same_factors_across_runs_and_thread_counts(small, solver):
 
 
 def test_cg_reaches_cholesky_loss(small):
-    chol = ALS("implicit", factors=8, iterations=10, random_state=0).fit(small)
+    chol = ALS("implicit", factors=8, iterations=10, solver="cholesky", random_state=0).fit(small)
     cg = ALS("implicit", factors=8, iterations=10, solver="cg", cg_steps=8, random_state=0).fit(
         small
     )

@@ -25,7 +25,7 @@ def planted():
     ("preset", "settings"),
     [
         ("explicit", {}),
-        ("implicit", {}),
+        ("implicit", {"solver": "cholesky"}),
         ("implicit", {"solver": "cg", "cg_steps": 3}),
         ("zeros", {"unobserved_weight": 0.3}),
     ],
