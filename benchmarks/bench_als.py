@@ -5,6 +5,7 @@
     python -m benchmarks.bench_als topk               # top-20 for every user of ml-latest-small
     python -m benchmarks.bench_als zeros              # the blog's model vs dense numpy
     python -m benchmarks.bench_als firstfit           # the first fit of a fresh process
+    python -m benchmarks.bench_als defaults           # ALS("implicit") vs implicit, out of the box
     python -m benchmarks.bench_als all
 
 Both libraries solve the same objective (implicit's: c = alpha * r observed,
@@ -107,9 +108,57 @@ FIT_HEADER = [
 ]
 
 
+# alsrec variants measured against implicit's defaults: the preset as shipped, and the
+# choices the preset's defaults were picked from (solver, loss after every iteration).
+DEFAULT_VARIANTS: dict[str, dict] = {
+    "ALS('implicit')": {},
+    "ALS('implicit', solver='cholesky')": {"solver": "cholesky"},
+    "ALS('implicit', solver='cg')": {"solver": "cg"},
+    "ALS('implicit', compute_loss=True)": {"compute_loss": True},
+}
+DEFAULTS_HEADER = [
+    "data",
+    "model",
+    "first fit s",
+    "warm fit s",
+    "first / implicit's first",
+    "recall@20",
+    "peak MiB",
+]
+
+
+def bench_defaults(repeats: int) -> list[list[str]]:
+    """Each library's out-of-the-box fit, first call of a fresh process, on real data."""
+    rows = []
+    for data in ("ml-latest-small", "lastfm"):
+        tasks = {"implicit 0.7.3 AlternatingLeastSquares()": {"lib": "implicit"}}
+        tasks |= {name: {"lib": "alsrec", "overrides": o} for name, o in DEFAULT_VARIANTS.items()}
+        results = alternate(
+            {name: {"task": "default_fit", "data": data, **t} for name, t in tasks.items()},
+            repeats,
+        )
+        reference = median_of(results["implicit 0.7.3 AlternatingLeastSquares()"], "first")
+        for name, runs in results.items():
+            first = median_of(runs, "first")
+            rows.append(
+                [
+                    data,
+                    name,
+                    f"{first:.3f}",
+                    f"{median_of(runs, 'warm'):.3f}",
+                    f"{first / reference:.2f}",
+                    f"{runs[0]['recall']:.3f}",
+                    f"{median_of(runs, 'peak_mib'):.0f}",
+                ]
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("case", choices=["small", "synthetic", "topk", "zeros", "firstfit", "all"])
+    parser.add_argument(
+        "case", choices=["small", "synthetic", "topk", "zeros", "firstfit", "defaults", "all"]
+    )
     parser.add_argument("--nnz", type=int, nargs="+", default=[5_000_000])
     parser.add_argument("--factors", type=int, nargs="+", default=[64])
     parser.add_argument("--iterations", type=int, default=3)
@@ -130,6 +179,9 @@ def main() -> None:
             {"data": "ml-latest-small"}, 64, 15, args.solvers, args.repeats, first_call=True
         )
         print(table(rows, FIT_HEADER), "\n")
+    if args.case in ("defaults", "all"):
+        print("## out of the box: ALS('implicit') against implicit's AlternatingLeastSquares()\n")
+        print(table(bench_defaults(args.repeats), DEFAULTS_HEADER), "\n")
     if args.case in ("synthetic", "all"):
         for nnz in args.nnz:
             print(

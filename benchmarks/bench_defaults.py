@@ -50,7 +50,15 @@ REPORTED: dict[str, list] = {
         "zeros",
         {**ZEROS_TUNED_ON_ML_LATEST_SMALL, **SEED0},
     ],
+    "ALS('implicit') nested-tuned (8 TPE trials, inner 2-fold recall@20)": [
+        "tuned",
+        {"preset": "implicit", "metric": "recall@20", "n_trials": 8},
+    ],
     LIB: ["implicit-lib", {**IMPLICIT_073, **SEED0}],
+    "implicit 0.7.3 nested-tuned (8 TPE trials, same ranges, same inner split)": [
+        "tuned",
+        {"preset": "implicit-lib", "metric": "recall@20", "n_trials": 8},
+    ],
     "popularity": ["popularity", {}],
 }
 
@@ -143,14 +151,19 @@ def search(preset: str, candidates: dict[str, dict], seed: int) -> pd.DataFrame:
     return frame.sort_values("worst ratio", ascending=False)
 
 
-def report(seeds: list[int], n_folds: int, settings: list[str]) -> None:
+def report(seeds: list[int], n_folds: int, settings: list[str], only: list[str] | None) -> None:
     """The fixed configurations and peers on the reported seeds, a table per setting."""
+    chosen = {
+        name: spec
+        for name, spec in REPORTED.items()
+        if not only or any(name.startswith(prefix) for prefix in only)
+    }
     for setting in settings:
-        result = collect(setting, REPORTED, seeds, n_folds=n_folds)
+        result = collect(setting, chosen, seeds, n_folds=n_folds)
         summary = result.summary()
         fit = result.per_fold.groupby("model")["fit_seconds"].mean()
         rows = []
-        for model in REPORTED:
+        for model in chosen:
             cells = [model]
             for metric in result.metrics:
                 row = summary[(summary.model == model) & (summary.metric == metric.name)].iloc[0]
@@ -164,8 +177,17 @@ def report(seeds: list[int], n_folds: int, settings: list[str]) -> None:
             "ALS('implicit') defaults",
             "implicit 0.7.3 defaults (k=100, lambda=0.01, alpha=1)",
         )
-        for metric in result.metrics:
-            print(f"\n{metric.name}, paired: {result.compare(ours, lib, metric).sentence}")
+        pairs = [(ours, lib), ("ALS('implicit') nested-tuned", "implicit 0.7.3 nested-tuned")]
+        for mine, theirs in pairs:
+            mine = next((m for m in chosen if m.startswith(mine)), None)
+            theirs = next((m for m in chosen if m.startswith(theirs)), None)
+            if mine is None or theirs is None:
+                continue
+            for metric in result.metrics:
+                print(
+                    f"\n{mine} vs {theirs}, {metric.name}, paired: "
+                    f"{result.compare(mine, theirs, metric).sentence}"
+                )
 
 
 def main() -> None:
@@ -177,6 +199,9 @@ def main() -> None:
     parser.add_argument("--presets", default="implicit,zeros", help="presets to search")
     parser.add_argument(
         "--settings", default=",".join(SETTINGS), help="comma-separated names from SETTINGS"
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="report only models whose names start so"
     )
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -195,7 +220,7 @@ def main() -> None:
         unknown = set(settings) - set(SETTINGS)
         if unknown:
             parser.error(f"unknown settings {sorted(unknown)}; choose from {list(SETTINGS)}")
-        report([int(s) for s in args.seeds.split(",")], args.folds, settings)
+        report([int(s) for s in args.seeds.split(",")], args.folds, settings, args.only)
     print(f"\nwall time: {time.perf_counter() - started:.0f} s")
 
 

@@ -71,13 +71,46 @@ def warm_up(models: dict) -> None:
             type(model)(**params).fit(tiny)
 
 
+def build(name: str, params: dict):
+    """A model from the catalog, or ``"tuned"``: a nested Optuna search of ``params["preset"]``
+    (an alsrec preset over its declared space, or ``"implicit-lib"`` over the same ranges of
+    the parameters it has) scored on its training data by a 2-fold cross-fold split with
+    ``HOLDOUT`` items held out and ``params["metric"]``, ``n_trials`` TPE trials, the first
+    one the estimator's defaults."""
+    from alsrec.models.catalog import make_model
+
+    if name != "tuned":
+        return make_model(name, **params)
+    from alsrec import ALS
+    from alsrec.evaluation import Tuned
+    from alsrec.evaluation.protocols import UserCrossFold
+    from alsrec.evaluation.tuning import PRESET_SPACES, distribution
+
+    if params["preset"] == "implicit-lib":
+        # the implicit library's own parameters, over the ranges of alsrec's implicit space
+        estimator = make_model("implicit-lib", random_state=0)
+        space = {
+            name: distribution(*spec)
+            for name, spec in PRESET_SPACES["implicit"].items()
+            if name in estimator.get_params()
+        }
+    else:
+        estimator, space = ALS(params["preset"], random_state=0), None
+    return Tuned(
+        estimator,
+        space,
+        protocol=UserCrossFold(2, holdout=HOLDOUT),
+        metric=params["metric"],
+        n_trials=params["n_trials"],
+    )
+
+
 def run(task: dict) -> dict:
     from alsrec.evaluation import cross_validate
-    from alsrec.models.catalog import make_model
 
     data_name, protocol_name, metrics = SETTINGS[task["setting"]]
     data = load(data_name)
-    models = {label: make_model(name, **params) for label, (name, params) in task["models"].items()}
+    models = {label: build(name, params) for label, (name, params) in task["models"].items()}
     warm_up(models)
     result = cross_validate(
         models, data, protocol(protocol_name, task.get("n_folds")), metrics, seeds=task["seeds"]
