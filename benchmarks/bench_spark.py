@@ -33,10 +33,7 @@ def _loss(model, data) -> float:
         model.item_factors_,
         o.row_regularization(data.user_counts(), data.n_items),
         o.row_regularization(data.item_counts(), data.n_users),
-        float(o.unobserved_weight),
-        o.confidence_code,
-        float(o.alpha),
-        o.target_code,
+        o.weights,
     )
 
 
