@@ -14,6 +14,7 @@ from alsrec.kernels import (
     solve_cholesky,
 )
 from alsrec.kernels import reference as ref
+from alsrec.kernels.solvers import times_small
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -223,3 +224,20 @@ def test_balanced_chunks_cover_rows_and_balance_cost():
     # cost (1000 + 4) * 4 for row 0 against (1 + 4) * 4 for the rest: the first chunk
     # holds row 0 and far fewer light rows than the others
     assert chunks[1] < 150 < 250 < np.diff(chunks)[1:].min()
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 4, 63, 64, 130])  # around the 4-row and 64-row blocks
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_times_small_is_a_matrix_product_in_place_or_not(n_rows, dtype):
+    rng = np.random.default_rng(n_rows)
+    matrix = rng.standard_normal((n_rows, 7)).astype(dtype)
+    small = rng.standard_normal((7, 5)).astype(dtype)
+    out = np.empty((n_rows, 5), dtype=dtype)
+    times_small(matrix, small, out)
+    np.testing.assert_allclose(out, matrix.astype(np.float64) @ small, rtol=1e-5, atol=1e-5)
+    # square and in place (as the rotations use it): the same numbers, bit for bit
+    square = rng.standard_normal((7, 7)).astype(dtype)
+    expected = np.empty_like(matrix)
+    times_small(matrix, square, expected)
+    times_small(matrix, square, matrix)
+    np.testing.assert_array_equal(matrix, expected)
