@@ -66,21 +66,21 @@ def spark_counterpart(model: MLlibALS, **overrides: Any):
         raise ParameterError("dense Spark models have no exact alsrec counterpart; use 'zeros'.")
     objective = spark_objective(model.implicit, model.regularization, model.alpha, False)
     preset = "implicit" if model.implicit else "explicit"
-    return ALS(
-        preset,
-        factors=model.factors,
-        regularization=model.regularization,
-        alpha=objective.alpha if model.implicit else None,
-        confidence=objective.confidence,
-        unobserved_weight=objective.unobserved_weight,
-        target=objective.target,
-        reg_exponent=1.0,
-        use_biases=False,
-        count_unobserved=False,
-        iterations=model.iterations,
-        random_state=model.random_state,
-        **overrides,
-    )
+    params = {
+        "factors": model.factors,
+        "regularization": model.regularization,
+        "alpha": objective.alpha if model.implicit else None,
+        "confidence": objective.confidence,
+        "unobserved_weight": objective.unobserved_weight,
+        "target": objective.target,
+        "reg_exponent": 1.0,
+        "use_biases": False,
+        "count_unobserved": False,
+        "iterations": model.iterations,
+        "random_state": model.random_state,
+        "solver": "cholesky",  # Spark solves every row exactly
+    }
+    return ALS(preset, **{**params, **overrides})
 
 
 # Catalog name "SparkALS": model files carry it (files exist, so it never changes);
