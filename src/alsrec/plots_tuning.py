@@ -8,6 +8,7 @@ scikit-learn).
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -82,7 +83,11 @@ def parameter_importances(study) -> pd.Series:
         return pd.Series(dtype=float)
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()
     try:
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+        with warnings.catch_warnings():
+            # PED-ANOVA warns whenever a region holds under 2 trials, i.e. on every small
+            # study; the report states the number of trials behind the importances
+            warnings.filterwarnings("ignore", message="Some regimes for parameter")
+            importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     except (RuntimeError, ValueError):  # every trial identical: nothing to attribute
         return pd.Series(dtype=float)
     # a dimension fixed by the space (one value in every trial) has nothing to attribute

@@ -17,6 +17,7 @@ import pandas as pd
 from alsrec import plots
 from alsrec._atomic import atomic_write
 from alsrec.evaluation.study import StudyResult
+from alsrec.evaluation.tuning import AS_GIVEN, winner
 from alsrec.plots_tuning import (
     finished_trials,
     importance_chart,
@@ -241,13 +242,19 @@ def tuning_section(study: Any) -> str:
         f"{html.escape(type(study.sampler).__name__)}, pruner "
         f"{html.escape(type(study.pruner).__name__)}.</p>",
     ]
+    given = [t.number for t in study.trials if t.user_attrs.get(AS_GIVEN)]
+    if given:
+        parts.append(
+            f"<p>Trial {given[0]} scored the model as given (its own parameters, outside "
+            f"the search space if need be).</p>"
+        )
     if complete:
-        best = study.best_trial
+        best, score = winner(study)
         table = pd.DataFrame(
             {"parameter": list(best.params), "value": [best.params[p] for p in best.params]}
         )
         parts.append(
-            f"<p>Best: trial {best.number}, validation {html.escape(metric)} {best.value:.4f}.</p>"
+            f"<p>Best: trial {best.number}, validation {html.escape(metric)} {score:.4f}.</p>"
         )
         parts.append(_table(table, floats="{:.4g}"))
     parts.append(

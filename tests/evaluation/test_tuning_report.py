@@ -86,3 +86,19 @@ def test_a_fixed_dimension_and_the_as_given_trial_get_no_importance():
     assert set(importances.index) == {"x", "y"}
     assert importances.sum() == pytest.approx(1.0)
     assert importances["x"] > 2 * importances["y"]
+
+
+def test_section_names_the_raced_winner_and_the_model_as_given():
+    made = optuna.create_study(direction="maximize", study_name="raced")
+    made.set_user_attr("metric", "NDCG@20")
+    made.add_trial(
+        create_trial(value=0.50, params={}, distributions={}, user_attrs={"as_given": True})
+    )
+    for x, value in ((0.1, 0.60), (0.2, 0.55)):
+        made.add_trial(create_trial(value=value, params={"x": x}, distributions={"x": SPACE["x"]}))
+    # scored on every fold, the first-fold runner-up (trial 2) wins
+    made.set_user_attr("final:1", {"mean": 0.40})
+    made.set_user_attr("final:2", {"mean": 0.45})
+    section = tuning_section(made)
+    assert "Best: trial 2, validation NDCG@20 0.4500." in section
+    assert "Trial 0 scored the model as given" in section

@@ -451,6 +451,27 @@ def _race(study, estimator: Any, folds: list[tuple[int, Fold]], metric: Metric, 
         )
 
 
+def winner(study) -> tuple[Any, float]:
+    """The winning trial of a finished study and its score.
+
+    Without racing, Optuna's best trial; with racing (``finalists=``), the
+    finalist with the best mean over every validation fold (ties: the earlier).
+    """
+    import optuna
+
+    finals = {
+        int(key.split(":", 1)[1]): value["mean"]
+        for key, value in study.user_attrs.items()
+        if key.startswith(f"{FINAL}:")
+    }
+    if not finals:
+        best = study.best_trial
+        return best, float(best.value)
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    number = max(finals, key=lambda n: (sign * finals[n], -n))
+    return study.trials[number], float(finals[number])
+
+
 def _table(study, metric: Metric) -> pd.DataFrame:
     rows = []
     finals = {
@@ -625,10 +646,8 @@ def search(
             )
         if finalists is not None and len(folds) > 1:
             _race(study, estimator, folds, parsed, finalists)
-        table = _table(study, parsed)
-        best = study.trials[int(table.loc[0, "number"])]
-        score = table.loc[0, "final_mean"] if "final_mean" in table else best.value
-        return SearchResult(dict(best.params), float(score), table, study)
+        best, score = winner(study)
+        return SearchResult(dict(best.params), score, _table(study, parsed), study)
 
 
 def fingerprint(data: Interactions) -> str:
