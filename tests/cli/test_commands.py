@@ -162,6 +162,34 @@ def test_tune_grid_json(ratings_csv):
     assert payload["best_score"] == pytest.approx(best["mean"])
 
 
+def test_tune_races_with_finalists(ratings_csv):
+    result = run_cli(
+        "tune",
+        str(ratings_csv),
+        *COLUMNS,
+        "-m",
+        "zeros:iterations=3",
+        "--grid",
+        "factors=2,3,4",
+        "--metric",
+        "ndcg@5",
+        "--pruner",
+        "none",
+        "--finalists",
+        "2",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["fits"] == 3 + 2  # one fold per trial, the second fold for 2 finalists
+    finals = [row for row in payload["table"] if row["final_mean"] == row["final_mean"]]
+    assert len(finals) == 2
+    assert payload["best_score"] == pytest.approx(max(row["final_mean"] for row in finals))
+    bad = run_cli("tune", str(ratings_csv), *COLUMNS, "--finalists", "0")
+    assert bad.returncode != 0
+    assert "--finalists 0 must be at least 1" in bad.stderr
+
+
 def test_tune_space_with_storage_resumes_and_prints_progress(ratings_csv, tmp_path):
     storage = f"sqlite:///{tmp_path / 'tune.db'}"
     args = [

@@ -659,6 +659,14 @@ def tune(
     ] = None,
     study_name: Annotated[str | None, typer.Option(help="Study name in --storage.")] = None,
     pruner: Annotated[str, typer.Option(help="median, halving or none.")] = "median",
+    finalists: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Race: score each trial on the first validation fold only, then the N best "
+            "on every fold (the same fits buy more trials).",
+        ),
+    ] = None,
     protocol: ProtocolOpt = "blog",
     metric: Annotated[str, typer.Option(help="What to optimise.")] = "ndcg@20",
     seeds: Annotated[str, typer.Option(help="Validation split seeds.")] = "0",
@@ -677,6 +685,8 @@ def tune(
         alsrec tune ml-latest-small -m zeros --trials 30 --storage sqlite:///tune.db
 
         alsrec tune ml-latest-small -m zeros --grid 'unobserved_weight=0.1,0.2;factors=32,48'
+
+        alsrec tune ml-latest-small -m zeros --trials 13 --finalists 2
     """
     import math
 
@@ -686,6 +696,8 @@ def tune(
         raise fail("give --space or --grid, not both.")
     if trials is not None and trials < 1:
         raise fail(f"--trials {trials} must be at least 1.")
+    if finalists is not None and finalists < 1:
+        raise fail(f"--finalists {finalists} must be at least 1.")
     chosen = _parse_space(space) if space is not None else None
     sampler = "tpe"
     if grid is not None:
@@ -711,6 +723,7 @@ def tune(
         storage=storage,
         study_name=study_name,
         callbacks=() if json_output else (_trial_printer(metric),),
+        finalists=finalists,
     )
     states = result.table["state"].value_counts().to_dict()
     if json_output:
