@@ -241,3 +241,17 @@ def test_times_small_is_a_matrix_product_in_place_or_not(n_rows, dtype):
     times_small(matrix, square, expected)
     times_small(matrix, square, matrix)
     np.testing.assert_array_equal(matrix, expected)
+
+
+@pytest.mark.parametrize("k", [5, 6, 7, 64])
+def test_times_small_gives_a_row_the_same_bits_wherever_it_sits(k):
+    # Spark solves blocks of rows: a row's rotation must not depend on its neighbours
+    rng = np.random.default_rng(k)
+    matrix = rng.standard_normal((71, k)).astype(np.float32)
+    small = rng.standard_normal((k, k)).astype(np.float32)
+    together = np.empty_like(matrix)
+    times_small(matrix, small, together)
+    for start, stop in ((0, 1), (3, 4), (5, 12), (64, 71)):
+        part = np.empty((stop - start, k), dtype=np.float32)
+        times_small(np.ascontiguousarray(matrix[start:stop]), small, part)
+        np.testing.assert_array_equal(part, together[start:stop])
