@@ -62,11 +62,15 @@ def test_sampler_finds_the_planted_best_region(ratings, sampler):
     found = search(
         Planted(ratings), planted_space(), ratings, n_trials=30, random_state=1, sampler=sampler
     )
+    modelled = [t for t in found.study.trials if t.params]
+    assert len(modelled) >= 29  # the first trial of tpe is the model as given
     assert abs(np.log10(found.best_params["x"] / BEST_X)) < 0.3
     # the best trial's score is the table's first row, and every trial is complete
     assert found.table.loc[0, "mean"] == pytest.approx(found.best_score)
     assert (found.table["state"] == "COMPLETE").all()
-    assert found.n_fits == 30 * 2  # two blog validation folds per trial
+    # two blog validation folds per trial; a point proposed again is reused, not refitted
+    fitted = [t for t in found.study.trials if "duplicate_of" not in t.user_attrs]
+    assert found.n_fits == 2 * len(fitted)
 
 
 def test_racing_scores_trials_on_one_fold_and_finalists_on_all(ratings, tmp_path):
@@ -294,3 +298,17 @@ def test_fixed_dimension_is_used_by_every_trial(ratings):
 def test_bad_search_arguments_name_the_fix(ratings, kwargs, message):
     with pytest.raises(ParameterError, match=message):
         search(ALS("zeros", factors=2, iterations=1), data=ratings, **kwargs)
+
+
+def test_a_study_resumes_only_with_the_same_scoring(ratings, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'mode.db'}"
+    kwargs = {"storage": storage, "study_name": "mode", "random_state": 0}
+    search(Planted(ratings), planted_space(), ratings, n_trials=3, **kwargs)
+    with pytest.raises(ParameterError, match="was run with validation .* every fold"):
+        search(Planted(ratings), planted_space(), ratings, n_trials=5, finalists=2, **kwargs)
+    with pytest.raises(ParameterError, match=r"seeds \[0\]"):
+        search(Planted(ratings), planted_space(), ratings, n_trials=5, seeds=(1,), **kwargs)
+    with pytest.raises(ParameterError, match="range kind 'fixd'"):
+        distribution("fixd", 1.0)
+    with pytest.raises(ParameterError, match="finalists=True"):
+        search(Planted(ratings), planted_space(), ratings, n_trials=2, finalists=True)

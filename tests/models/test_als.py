@@ -234,6 +234,12 @@ def test_loss_is_computed_where_it_is_read(small):
 def test_solver_defaults_to_the_presets_and_an_explicit_one_wins():
     from alsrec.models import PRESETS
 
+    # measured choices (benchmarks/bench_als.py defaults): CG only where it lost no recall
+    assert {p: d["solver"] for p, d in PRESETS.items()} == {
+        "explicit": "cholesky",
+        "implicit": "cg",
+        "zeros": "cholesky",
+    }
     for preset, defaults in PRESETS.items():
         assert ALS(preset).resolved_solver() == defaults["solver"]
         assert ALS(preset, solver="cg").resolved_solver() == "cg"

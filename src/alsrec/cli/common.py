@@ -198,8 +198,25 @@ def _column_names(path: Path, sep: str | None) -> list[str]:
 
 
 def emit_json(payload: Any) -> None:
-    """Write machine-readable output on stdout."""
-    typer.echo(json.dumps(payload, indent=2, default=_json_default))
+    """Write machine-readable output on stdout (strict JSON: NaN and infinities are null)."""
+    typer.echo(json.dumps(_strict(payload), indent=2, default=_json_default, allow_nan=False))
+
+
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float (plain or numpy) replaced by None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _strict(value.tolist())
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _json_default(value: Any) -> Any:

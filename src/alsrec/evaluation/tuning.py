@@ -86,6 +86,8 @@ def distribution(kind: str, low: float, high: float | None = None, step: float |
     """
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+    if kind not in ("log", "float", "int", "fixed"):
+        raise ParameterError(f"range kind {kind!r} must be 'log', 'float', 'int' or 'fixed'.")
     if kind == "fixed":
         return CategoricalDistribution([low])
     if high is None:
@@ -163,12 +165,17 @@ def _sampler(sampler: Any, space: Space, n_trials: int | None, seed: int):
 
     if isinstance(sampler, optuna.samplers.BaseSampler):
         return sampler
+    # few random start-up trials when the budget is small, so the sampler gets to model
+    startup = max(2, min(10, (n_trials or 20) // 2))
     if sampler == "tpe":
-        # few random start-up trials when the budget is small, so TPE gets to model
-        startup = max(2, min(10, (n_trials or 20) // 2))
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True)
+        # Univariate: the first trial (the model as given) has no parameters, which
+        # would leave a multivariate sampler's shared search space empty.
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     if sampler == "gp":
-        startup = max(2, min(10, (n_trials or 20) // 2))
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            raise ParameterError("sampler='gp' needs PyTorch: pip install 'alsrec[gpu]'.")
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
     if sampler == "grid":
         from optuna.distributions import CategoricalDistribution
@@ -201,7 +208,7 @@ def _pruner(pruner: Any, report_every: int | None):
     )
 
 
-def _open_study(storage, study_name, sampler, pruner, metric: Metric):
+def _open_study(storage, study_name, sampler, pruner, metric: Metric, scoring: str):
     import optuna
 
     direction = "maximize" if metric.higher_is_better else "minimize"
@@ -221,14 +228,17 @@ def _open_study(storage, study_name, sampler, pruner, metric: Metric):
             f"storage={storage!r} could not be opened ({error}); give an Optuna RDB URL "
             f"such as 'sqlite:///tune.db'."
         ) from error
-    stored_metric = study.user_attrs.get("metric")
-    if stored_metric is None:
-        study.set_user_attr("metric", metric.name)
-    elif stored_metric != metric.name:
-        raise ParameterError(
-            f"study {study.study_name!r} was run for {stored_metric}, not {metric.name}; "
-            f"give another study_name."
-        )
+    # a resumed study must score new trials as it scored the old ones
+    for key, value in (("metric", metric.name), ("scoring", scoring)):
+        stored = study.user_attrs.get(key)
+        if stored is None and not study.trials:
+            study.set_user_attr(key, value)
+        elif stored is not None and stored != value:
+            words = "for" if key == "metric" else "with validation"
+            raise ParameterError(
+                f"study {study.study_name!r} was run {words} {stored}, not {value}; give "
+                f"another study_name."
+            )
     return study
 
 
@@ -253,6 +263,9 @@ class SearchResult:
     table : pandas.DataFrame
         One row per trial: number, state (COMPLETE, PRUNED, FAIL), ``as_given``
         (the trial that scored the estimator's own parameters), parameters,
+        ``final_mean`` when racing (the finalists' mean over every fold; then
+        ``mean`` and ``std`` are over the first fold only, and finalists come
+        first),
         ``mean`` and ``std`` of the metric over validation users, ``fits``
         (model fits started), ``iterations`` (ALS iterations run) and
         ``fit_seconds``; completed trials first, best first.
@@ -425,7 +438,7 @@ def _race(study, estimator: Any, folds: list[tuple[int, Fold]], metric: Metric, 
     complete = [
         trial
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if "duplicate_of" not in trial.user_attrs
+        if "duplicate_of" not in trial.user_attrs and FIRST_VALUES in trial.user_attrs
     ]
     sign = -1.0 if metric.higher_is_better else 1.0
     base = estimator.get_params()
@@ -576,7 +589,8 @@ def search(
         parameters (one of the ``n_trials``), so the search never returns a
         configuration that validated worse than the model it was given.
         Default: yes, except with ``sampler="grid"`` (a grid tries exactly its
-        combinations).
+        combinations) and ``sampler="gp"`` (it models only trials that share all
+        parameters). When racing, "validated" means on the first fold.
     finalists : int, optional
         Race the trials over the validation folds: each trial is scored on the
         first fold only (the study optimises that score), then the
@@ -600,7 +614,9 @@ def search(
         raise ParameterError("give n_trials= or timeout=, or the search would never stop.")
     if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
         raise ParameterError(f"n_trials={n_trials!r} must be a positive whole number.")
-    if finalists is not None and (not isinstance(finalists, int) or finalists < 1):
+    if finalists is not None and (
+        isinstance(finalists, bool) or not isinstance(finalists, int) or finalists < 1
+    ):
         raise ParameterError(f"finalists={finalists!r} must be a positive whole number or None.")
     if report_every is not None and (not isinstance(report_every, int) or report_every < 1):
         raise ParameterError(f"report_every={report_every!r} must be a positive whole number.")
@@ -609,6 +625,13 @@ def search(
     if storage is not None and study_name is None:
         preset = estimator.get_params().get("preset", type(estimator).__name__)
         study_name = f"alsrec-{preset}-{parsed.name}"
+    # the same validation folds for every trial, split once
+    folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
+    scoring = (
+        f"{len(folds)} folds of protocol {getattr(protocol, 'name', type(protocol).__name__)} "
+        f"(seeds {list(seeds)}), "
+        + ("first fold, finalists on all" if finalists is not None else "every fold")
+    )
     with _quiet_optuna():
         study = _open_study(
             storage,
@@ -616,13 +639,14 @@ def search(
             _sampler(sampler, space, n_trials, random_state),
             _pruner(pruner, report_every),
             parsed,
+            scoring,
         )
         if include_given is None:
-            include_given = not (isinstance(sampler, str) and sampler == "grid")
+            # a grid tries exactly its combinations; GP models only trials that share
+            # every parameter, so a trial without any would leave it sampling at random
+            include_given = not (isinstance(sampler, str) and sampler in ("grid", "gp"))
         if include_given and not study.get_trials(deepcopy=False):
             study.enqueue_trial({}, user_attrs={AS_GIVEN: True})
-        # the same validation folds for every trial, split once
-        folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
         finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         remaining = None
         extra = list(callbacks)

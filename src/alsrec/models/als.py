@@ -283,7 +283,8 @@ class ALS(
         """Fit factors (and biases) to ``data``; returns self.
 
         Sets ``user_factors_``, ``item_factors_``, biases, ``loss_history_``
-        (objective after each iteration), ``fit_seconds_`` and ``n_iter_``.
+        (the objective after each iteration, NaN where it was not computed: see
+        ``compute_loss``), ``fit_seconds_`` and ``n_iter_``.
         If training fails or is interrupted, the model is left unfitted.
         """
         backend = self._backend()

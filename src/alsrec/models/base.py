@@ -488,7 +488,9 @@ class FactorModel:
 
         One ridge solve of the model's own objective against the fixed item
         factors: for a training user with the same ratings this reproduces
-        their factors exactly (Cholesky solver).
+        their factors exactly when the model was fitted with exact solves
+        (``solver="cholesky"``; CG, the implicit preset's default, stops a few
+        steps short of the exact solution).
 
         Returns
         -------

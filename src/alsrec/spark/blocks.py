@@ -9,8 +9,8 @@ its rows independently, exactly as the single machine's chunks do. Raw
 buffers avoid per-row Python and per-element Arrow lists; every half-step
 ships the blocks to the Python workers, so int32 indices cut that transfer
 from 12 to 8 bytes per cell (float32). One Arrow binary value holds at most
-2 GiB, so a block must hold fewer than ~2^31 / 4 cells (use more blocks
-beyond that).
+2 GiB, so a block must hold fewer than ~2^28 cells with float64 values
+(~2^29 with float32; use more blocks beyond that).
 
 Every call into :mod:`alsrec.kernels` goes through the few ``_``-functions at
 the top of this module, so a kernel signature change is adapted in one place.

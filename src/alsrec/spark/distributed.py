@@ -114,6 +114,11 @@ def fit_spark(
             f"dimensions can only fit noise; regularization keeps the solution defined.",
             stacklevel=2,
         )
+    if max(n_users, n_items) > np.iinfo(np.int32).max:
+        raise DataError(
+            f"{n_users} users and {n_items} items: the Spark blocks index columns with "
+            f"32-bit integers, so each side must have fewer than 2^31 ids."
+        )
     parts = int(num_blocks or session.sparkContext.defaultParallelism)
     if parts < 1:
         raise ParameterError(f"num_blocks={num_blocks!r} must be a positive whole number.")
