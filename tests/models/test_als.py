@@ -230,6 +230,17 @@ def test_loss_is_computed_where_it_is_read(small):
     ALS("implicit", callback=lambda it, t, loss: seen.append(loss), **common).fit(small)
     np.testing.assert_array_equal(seen, every)
 
+    # a callback that declares it does not read the loss gets NaN, and no loss is computed
+    def blind(iteration, elapsed, loss):
+        seen.append(loss)
+
+    blind.needs_loss = False
+    seen.clear()
+    history = ALS("implicit", callback=blind, **common).fit(small).loss_history_
+    assert np.isnan(seen[:3]).all()
+    assert np.isnan(history[:3]).all()
+    assert history[3] == every[3]
+
 
 def test_solver_defaults_to_the_presets_and_an_explicit_one_wins():
     from alsrec.models import PRESETS

@@ -323,6 +323,7 @@ def _reporter(trial, model, fold: Fold, metric: Metric, seed: int, every: int, c
         if trial.should_prune():
             raise optuna.TrialPruned(f"pruned at iteration {iteration}")
 
+    callback.needs_loss = False  # the fit then skips computing the loss every iteration
     return callback
 
 

@@ -104,7 +104,9 @@ class ALS(
         ``callback(iteration, elapsed_seconds, loss)`` after each iteration;
         returning ``False`` stops training. While it runs, the model can score
         with the current factors (``score_users``, ``recommend``), so a
-        callback can compute a validation metric.
+        callback can compute a validation metric. A callback with the
+        attribute ``needs_loss = False`` is passed NaN for the loss, which is
+        then not computed for it (see ``compute_loss``).
     tol : float, optional
         Stop when the relative loss decrease of an iteration is below this.
     compute_loss : bool, optional
@@ -373,8 +375,8 @@ class ALS(
         computed only where something reads it each iteration.
         """
         if self.compute_loss is None:
-            needed = self.tol is not None or self.show_progress or self.callback is not None
-            return needed, True
+            reads = self.callback is not None and getattr(self.callback, "needs_loss", True)
+            return self.tol is not None or self.show_progress or reads, True
         return self.compute_loss, self.compute_loss
 
     def _call_back(self, trainer, data, state, iteration: int, elapsed: float, loss: float) -> bool:
