@@ -44,15 +44,6 @@ def load_data(spec: dict):
     return matrix
 
 
-def dataset(name: str):
-    """A real data set as alsrec Interactions: ml-latest-small ratings or Last.fm play counts."""
-    import alsrec
-
-    if name == "lastfm":
-        return alsrec.load_lastfm(progress=False)
-    return alsrec.load_movielens("ml-latest-small", progress=False)
-
-
 def implicit_objective(matrix, x, y, regularization: float, alpha: float) -> float:
     """The implicit library's objective, computed by alsrec's exact loss kernel."""
     from alsrec.kernels import make_weights, objective
@@ -152,7 +143,9 @@ def default_fit(task: dict) -> dict:
     in the same process gives the warm time. Quality: recall@20 of 5 held-out items
     for 20% of the users (the same split for both).
     """
-    data = dataset(task["data"])
+    from benchmarks.defaults_worker import load
+
+    data = load(task["data"])
     train, held = holdout_split(data.matrix)
     if task["lib"] == "alsrec":
         import alsrec

@@ -473,11 +473,7 @@ def winner(study) -> tuple[Any, float]:
     """
     import optuna
 
-    finals = {
-        int(key.split(":", 1)[1]): value["mean"]
-        for key, value in study.user_attrs.items()
-        if key.startswith(f"{FINAL}:")
-    }
+    finals = {number: final["mean"] for number, final in _finals(study).items()}
     if not finals:
         best = study.best_trial
         return best, float(best.value)
@@ -486,13 +482,18 @@ def winner(study) -> tuple[Any, float]:
     return study.trials[number], float(finals[number])
 
 
-def _table(study, metric: Metric) -> pd.DataFrame:
-    rows = []
-    finals = {
+def _finals(study) -> dict[int, dict]:
+    """Trial number -> the finalist record ``_race`` kept for it (empty without racing)."""
+    return {
         int(key.split(":", 1)[1]): value
         for key, value in study.user_attrs.items()
         if key.startswith(f"{FINAL}:")
     }
+
+
+def _table(study, metric: Metric) -> pd.DataFrame:
+    rows = []
+    finals = _finals(study)
     for trial in study.get_trials(deepcopy=False):
         final = finals.get(trial.number, {})
         rows.append(
