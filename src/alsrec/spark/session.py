@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
 _SESSION = None
 
 
+def _is_stopped(session) -> bool:
+    """Whether ``session`` was stopped (by its owner or by :func:`_close`)."""
+    return session.sparkContext._jsc is None
+
+
+def _close(session, scratch: Path) -> None:
+    """Stop ``session`` and delete its scratch folder (registered at exit)."""
+    try:
+        if not _is_stopped(session):
+            session.stop()
+    finally:
+        # Shuffle files and checkpoints are tens of MB per process; nobody else reads them.
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def local_session(cores: int | str = "*", memory: str = "4g"):
     """Return a local SparkSession configured for alsrec (started once per process).
 
-    Loopback host, UI off, scratch and checkpoint folders under the system temp
-    folder, Arrow transfers, log level WARN. An existing active session (for
-    example the caller's cluster session) is returned as it is.
+    Loopback host, UI off, scratch and checkpoint folders in a fresh folder under
+    the system temp folder (deleted when the process exits), Arrow transfers, log
+    level WARN. An existing active session (for example the caller's cluster
+    session) is returned as it is; a session of ours that was stopped is replaced.
     """
     global _SESSION
     from pyspark.sql import SparkSession
@@ -21,7 +39,7 @@ def local_session(cores: int | str = "*", memory: str = "4g"):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    if _SESSION is not None:
+    if _SESSION is not None and not _is_stopped(_SESSION):
         return _SESSION
     scratch = Path(tempfile.mkdtemp(prefix="alsrec-spark-"))
     session = (
@@ -41,5 +59,6 @@ def local_session(cores: int | str = "*", memory: str = "4g"):
     session.sparkContext.setLogLevel("WARN")
     # Long ALS runs build long lineages; checkpoints keep the stack from overflowing.
     session.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
+    atexit.register(_close, session, scratch)
     _SESSION = session
     return session
