@@ -104,3 +104,46 @@ def test_random_holdout_and_temporal(data):
     no_time = Interactions.from_arrays([1, 2], [1, 2])
     with pytest.raises(DataError, match="needs timestamps"):
         TemporalSplit().split(no_time)
+
+
+@pytest.mark.parametrize(
+    "protocol", [BlogProtocol(n_folds=2), UserCrossFold(n_folds=3, holdout=2)], ids=["blog", "cf"]
+)
+def test_users_restricts_who_is_tested_and_leaves_everyone_else_whole(data, protocol):
+    eligible = np.arange(0, data.n_users, 2)  # even rows only
+    folds = protocol.split(data, seed=1, users=eligible)
+    tested = np.concatenate([fold.users for fold in folds])
+    assert sorted(tested.tolist()) == eligible.tolist()  # every eligible user, once
+    odd = np.arange(1, data.n_users, 2)
+    for fold in folds:
+        # the others' rows are untouched in every fold's training data
+        assert (fold.train.matrix[odd] != data.matrix[odd]).nnz == 0
+        assert fold.train.matrix[odd].nnz == data.matrix[odd].nnz
+        whole = np.setdiff1d(np.arange(data.n_users), fold.users)
+        np.testing.assert_array_equal(fold.complete_users(), whole)
+
+
+def test_users_none_splits_exactly_as_before(data):
+    for protocol in (BlogProtocol(), UserCrossFold(n_folds=3)):
+        plain = protocol.split(data, seed=4)
+        given = protocol.split(data, seed=4, users=None)
+        for a, b in zip(plain, given, strict=True):
+            np.testing.assert_array_equal(a.users, b.users)
+            np.testing.assert_array_equal(a.items, b.items)
+
+
+def test_users_restricts_holdouts_to_those_users_and_they_have_no_complete_users(data):
+    eligible = np.arange(10)
+    for protocol in (RandomHoldout(0.5), TemporalSplit(last=2)):
+        (fold,) = protocol.split(data, seed=0, users=eligible)
+        assert set(fold.users.tolist()) <= set(eligible.tolist())
+        assert fold.complete_users() is None  # every user's row may be cut
+
+
+def test_users_out_of_range_or_not_indices_is_a_parameter_error(data):
+    with pytest.raises(ParameterError, match="outside 0..29"):
+        BlogProtocol().split(data, users=np.array([0, 30]))
+    with pytest.raises(ParameterError, match="row indices"):
+        UserCrossFold().split(data, users=np.array([0.5]))
+    with pytest.raises(DataError, match="1 users cannot be split into 2 folds"):
+        BlogProtocol().split(data, users=np.array([3]))

@@ -312,3 +312,59 @@ def test_a_study_resumes_only_with_the_same_scoring(ratings, tmp_path):
         distribution("fixd", 1.0)
     with pytest.raises(ParameterError, match="finalists=True"):
         search(Planted(ratings), planted_space(), ratings, n_trials=2, finalists=True)
+
+
+class RecordingProtocol(BlogProtocol):
+    """The blog protocol, remembering which users each split was allowed to test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.allowed: list = []
+        self.tested: list = []
+
+    def split(self, data, seed=0, users=None):
+        self.allowed.append(None if users is None else np.asarray(users))
+        folds = super().split(data, seed, users=users)
+        self.tested.append(np.concatenate([fold.users for fold in folds]))
+        return folds
+
+
+def test_nested_search_validates_only_on_the_outer_folds_complete_users(ratings):
+    from alsrec.evaluation import cross_validate
+
+    inner = RecordingProtocol()
+    outer_folds = BlogProtocol().split(ratings, seed=2)
+    tuned = Tuned(
+        ALS("zeros", factors=4, iterations=3),
+        {"regularization": [0.05, 0.1]},
+        protocol=inner,
+        n_trials=2,
+        sampler="grid",
+    )
+    cross_validate({"tuned": tuned}, ratings, protocol=BlogProtocol(), seeds=(2,))
+    assert len(inner.allowed) == len(outer_folds)  # one inner split per outer fold
+    for fold, allowed, tested in zip(outer_folds, inner.allowed, inner.tested, strict=True):
+        np.testing.assert_array_equal(allowed, fold.complete_users())
+        assert not np.isin(tested, fold.users).any()  # no outer test user is validated on
+
+
+def test_search_records_the_restriction_and_refuses_protocols_that_cannot_restrict(ratings):
+    users = np.arange(0, ratings.n_users, 2)
+    found = search(
+        Planted(ratings), planted_space(), ratings, n_trials=2, pruner="none",
+        validation_users=users,
+    )  # fmt: skip
+    assert found.study.user_attrs["scoring"].endswith(
+        f"validation among 60 of {ratings.n_users} users"
+    )
+
+    class Plain:
+        name = "plain"
+
+        def split(self, data, seed=0):
+            return BlogProtocol().split(data, seed)
+
+    with pytest.raises(ParameterError, match="cannot restrict its test users"):
+        search(
+            Planted(ratings), planted_space(), ratings, Plain(), n_trials=1, validation_users=users
+        )

@@ -47,6 +47,18 @@ class Fold:
     rank_all: bool
     info: dict = field(default_factory=dict)
 
+    def complete_users(self) -> np.ndarray | None:
+        """Row indices of the users whose training rows this fold left whole.
+
+        None when the split holds out from every user's row alike (random and
+        temporal holdouts), so no user's row is complete. A search nested in this
+        fold validates only on these users: a test user's hidden items would look
+        unrated to it and count as misses (see :class:`~alsrec.evaluation.Tuned`).
+        """
+        if not self.info.get("by_user"):
+            return None
+        return np.setdiff1d(np.arange(self.train.n_users), self.users)
+
     def user_slice(self, position: int) -> slice:
         """Entries of the ``position``-th test user."""
         return slice(int(self.indptr[position]), int(self.indptr[position + 1]))
@@ -62,13 +74,46 @@ def _position_within_rows(rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return position
 
 
-def _user_folds(n_users: int, n_folds: int, rng: np.random.Generator) -> np.ndarray:
+def _eligible_users(n_users: int, users: np.ndarray | None) -> np.ndarray | None:
+    """Row indices of the users a split may test on (None: every user), checked."""
+    if users is None:
+        return None
+    rows = np.asarray(users)
+    if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+        raise ParameterError("users= must be a one-dimensional array of user row indices.")
+    rows = np.unique(rows.astype(np.int64))
+    if rows.size and (rows[0] < 0 or rows[-1] >= n_users):
+        raise ParameterError(
+            f"users= holds row indices outside 0..{n_users - 1}; pass rows of this data."
+        )
+    return rows
+
+
+def _user_folds(
+    n_users: int, n_folds: int, rng: np.random.Generator, eligible: np.ndarray | None = None
+) -> np.ndarray:
+    """Each user's fold; -1 for users outside ``eligible`` (never tested)."""
     if not isinstance(n_folds, int) or n_folds < 2:
         raise ParameterError(f"n_folds={n_folds!r} must be a whole number >= 2.")
-    if n_users < n_folds:
-        raise DataError(f"{n_users} users cannot be split into {n_folds} folds.")
-    assignment = np.arange(n_users) % n_folds
-    return rng.permutation(assignment)
+    n_eligible = n_users if eligible is None else len(eligible)
+    if n_eligible < n_folds:
+        raise DataError(f"{n_eligible} users cannot be split into {n_folds} folds.")
+    assignment = rng.permutation(np.arange(n_eligible) % n_folds)
+    if eligible is None:
+        return assignment
+    every = np.full(n_users, -1, dtype=assignment.dtype)
+    every[eligible] = assignment
+    return every
+
+
+def _user_mask(data: Interactions, users: np.ndarray | None) -> np.ndarray | bool:
+    """Per interaction (CSR order): whether its user is one of ``users`` (True if None)."""
+    eligible = _eligible_users(data.n_users, users)
+    if eligible is None:
+        return True
+    is_eligible = np.zeros(data.n_users, dtype=bool)
+    is_eligible[eligible] = True
+    return is_eligible[data.row_indices()]
 
 
 def _held_out_fold(
@@ -115,15 +160,18 @@ class BlogProtocol:
         self.n_folds = n_folds
         self.faithful = faithful
 
-    def split(self, data: Interactions, seed: int = 0) -> list[Fold]:
-        """The K folds for ``seed``."""
+    def split(
+        self, data: Interactions, seed: int = 0, users: np.ndarray | None = None
+    ) -> list[Fold]:
+        """The K folds for ``seed``; test users drawn from ``users`` (row indices) if given."""
         rng = np.random.default_rng(seed)
-        assignment = _user_folds(data.n_users, self.n_folds, rng)
+        eligible = _eligible_users(data.n_users, users)
+        assignment = _user_folds(data.n_users, self.n_folds, rng, eligible)
         n_items = data.n_items
         matrix = data.matrix
         hidden_rated = np.zeros(data.nnz, dtype=bool)
         candidates: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for user in range(data.n_users):
+        for user in range(data.n_users) if eligible is None else eligible.tolist():
             start, end = matrix.indptr[user], matrix.indptr[user + 1]
             rated = matrix.indices[start:end].astype(np.int64)
             unrated_mask = np.ones(n_items, dtype=bool)
@@ -163,7 +211,7 @@ class BlogProtocol:
                     items,
                     gains,
                     False,
-                    {"protocol": "blog", "faithful": self.faithful},
+                    {"protocol": "blog", "faithful": self.faithful, "by_user": True},
                 )
             )
         return folds
@@ -192,8 +240,10 @@ class UserCrossFold:
         self.fraction = fraction
         self.last = last
 
-    def split(self, data: Interactions, seed: int = 0) -> list[Fold]:
-        """The K folds for ``seed``."""
+    def split(
+        self, data: Interactions, seed: int = 0, users: np.ndarray | None = None
+    ) -> list[Fold]:
+        """The K folds for ``seed``; test users drawn from ``users`` (row indices) if given."""
         given = [x is not None for x in (self.holdout, self.fraction, self.last)]
         if sum(given) > 1:
             raise ParameterError("give one of holdout=, fraction= or last=, not several.")
@@ -201,7 +251,8 @@ class UserCrossFold:
         if self.fraction is not None and not 0 < self.fraction < 1:
             raise ParameterError(f"fraction={self.fraction!r} must be between 0 and 1.")
         rng = np.random.default_rng(seed)
-        assignment = _user_folds(data.n_users, self.n_folds, rng)
+        eligible = _eligible_users(data.n_users, users)
+        assignment = _user_folds(data.n_users, self.n_folds, rng, eligible)
         rows = data.row_indices()
         counts = data.user_counts()
         if self.last is not None:
@@ -221,7 +272,9 @@ class UserCrossFold:
         folds = []
         for index in range(self.n_folds):
             test = held_out & (assignment[rows] == index)
-            folds.append(_held_out_fold(index, data, test, {"protocol": "crossfold"}))
+            folds.append(
+                _held_out_fold(index, data, test, {"protocol": "crossfold", "by_user": True})
+            )
         return folds
 
 
@@ -233,11 +286,14 @@ class RandomHoldout:
     def __init__(self, fraction: float = 0.2) -> None:
         self.fraction = fraction
 
-    def split(self, data: Interactions, seed: int = 0) -> list[Fold]:
-        """One fold for ``seed``."""
+    def split(
+        self, data: Interactions, seed: int = 0, users: np.ndarray | None = None
+    ) -> list[Fold]:
+        """One fold for ``seed``; only ``users``' interactions (row indices) held out if given."""
         if not 0 < self.fraction < 1:
             raise ParameterError(f"fraction={self.fraction!r} must be between 0 and 1.")
         test = np.random.default_rng(seed).random(data.nnz) < self.fraction
+        test &= _user_mask(data, users)
         return [_held_out_fold(0, data, test, {"protocol": "holdout"})]
 
 
@@ -264,22 +320,25 @@ class TemporalSplit:
         self.quantile = quantile
         self.last = last
 
-    def split(self, data: Interactions, seed: int = 0) -> list[Fold]:
-        """One fold (the split does not depend on ``seed``)."""
+    def split(
+        self, data: Interactions, seed: int = 0, users: np.ndarray | None = None
+    ) -> list[Fold]:
+        """One fold (not depending on ``seed``); only ``users``' interactions held out if given."""
         if data.timestamps is None:
             raise DataError("a temporal split needs timestamps; this data has none.")
+        allowed = _user_mask(data, users)
         if self.last is not None:
             rows = data.row_indices()
             order = -data.timestamps.astype(np.float64)
             position = _position_within_rows(rows, order)
             per_user = np.minimum(self.last, data.user_counts() - 1)
-            test = position < per_user[rows]
+            test = (position < per_user[rows]) & allowed
             return [_held_out_fold(0, data, test, {"protocol": "leave-last-out"})]
         cut = self.cut
         if cut is None:
             level = 0.8 if self.quantile is None else self.quantile
             cut = float(np.quantile(data.timestamps, level))
-        test = data.timestamps >= cut
+        test = (data.timestamps >= cut) & allowed
         if not test.any() or test.all():
             raise DataError(f"the cut {cut} leaves no training or no test data; move it.")
         return [_held_out_fold(0, data, test, {"protocol": "temporal", "cut": cut})]

@@ -50,6 +50,19 @@ def _item_vectors(model, train: Interactions, item_features: pd.DataFrame | None
     return beyond.unit_rows(vectors)
 
 
+def fit_on_fold(model, fold: Fold):
+    """Fit ``model`` on the fold's training data and return it.
+
+    A model that tunes itself while fitting (it sets ``searches_on_fit``, as
+    :class:`~alsrec.evaluation.Tuned` does) is also given the fold's complete
+    users: it validates only on them, because a test user's training row lacks
+    the held-out items, which an inner split would count as unrated misses.
+    """
+    if getattr(model, "searches_on_fit", False):
+        return model.fit(fold.train, validation_users=fold.complete_users())
+    return model.fit(fold.train)
+
+
 def evaluate_fold(
     model,
     fold: Fold,
@@ -290,7 +303,7 @@ def cross_validate(
                         bar.set_postfix_str(f"seed {seed} fold {fold.index} {name}")
                     model = clone(estimator)
                     started = time.perf_counter()
-                    model.fit(fold.train)
+                    fit_on_fold(model, fold)
                     fit_seconds = time.perf_counter() - started
                     values, model_level = evaluate_fold(model, fold, parsed, seed, item_features)
                     frame = pd.DataFrame(values)

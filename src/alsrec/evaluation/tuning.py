@@ -30,7 +30,7 @@ from alsrec.data.interactions import Interactions
 from alsrec.errors import AlsrecError, NumericalError, ParameterError
 from alsrec.evaluation.metrics import Metric, parse_metric
 from alsrec.evaluation.protocols import BlogProtocol, Fold
-from alsrec.evaluation.runner import clone, evaluate_fold
+from alsrec.evaluation.runner import clone, evaluate_fold, fit_on_fold
 from alsrec.models.base import FactorModel
 
 if TYPE_CHECKING:
@@ -357,7 +357,7 @@ def _score_folds(
         counter.fits += 1
         started = time.perf_counter()
         try:
-            model.fit(fold.train)
+            fit_on_fold(model, fold)
         finally:
             counter.seconds += time.perf_counter() - started
         if not reporting:
@@ -527,6 +527,24 @@ def _table(study, metric: Metric) -> pd.DataFrame:
     return table.drop(columns=["_complete", "_finalist", "_key"]).reset_index(drop=True)
 
 
+def _validation_folds(
+    protocol: Any, data: Interactions, seeds: Sequence[int], users: np.ndarray | None
+) -> list[tuple[int, Fold]]:
+    """Every (seed, fold) of the validation split; test users drawn from ``users``."""
+    if users is None:
+        return [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
+    try:
+        return [(seed, fold) for seed in seeds for fold in protocol.split(data, seed, users=users)]
+    except TypeError as error:
+        if "users" not in str(error):
+            raise
+        raise ParameterError(
+            f"protocol {type(protocol).__name__} cannot restrict its test users "
+            f"(split(data, seed, users=) is missing); give validation_users=None or a "
+            f"protocol of alsrec.evaluation."
+        ) from error
+
+
 def search(
     estimator: Any,
     space: Space | None = None,
@@ -546,6 +564,7 @@ def search(
     show_progress: bool = False,
     include_given: bool | None = None,
     finalists: int | None = None,
+    validation_users: np.ndarray | None = None,
 ) -> SearchResult:
     """Search hyperparameters with an Optuna study scored by cross-validation on ``data``.
 
@@ -600,6 +619,13 @@ def search(
         over every validation user wins. A trial then costs one fit instead
         of one per fold, so the same fits buy more trials. None: every trial
         is scored on every fold.
+    validation_users : array of int, optional
+        Row indices of the users the protocol may test on; every other user's
+        row stays whole in each validation fold's training data. Nested
+        evaluation passes the outer fold's complete users (see
+        :meth:`~alsrec.evaluation.Fold.complete_users`), so the search never
+        scores a user whose outer held-out items it would count as misses.
+        None: any user.
 
     Returns
     -------
@@ -628,12 +654,14 @@ def search(
         preset = estimator.get_params().get("preset", type(estimator).__name__)
         study_name = f"alsrec-{preset}-{parsed.name}"
     # the same validation folds for every trial, split once
-    folds = [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
+    folds = _validation_folds(protocol, data, seeds, validation_users)
     scoring = (
         f"{len(folds)} folds of protocol {getattr(protocol, 'name', type(protocol).__name__)} "
         f"(seeds {list(seeds)}), "
         + ("first fold, finalists on all" if finalists is not None else "every fold")
     )
+    if validation_users is not None:
+        scoring += f", validation among {len(np.unique(validation_users))} of {data.n_users} users"
     with _quiet_optuna():
         study = _open_study(
             storage,
@@ -708,6 +736,13 @@ class Tuned(FactorModel):
     study_name : str, optional
         Prefix of the study names (default ``"alsrec-tuned"``).
 
+    Inside :func:`~alsrec.evaluation.cross_validate` the search validates only
+    on the outer fold's complete users (``validation_users``), as textbook
+    nested cross-validation splits only the outer training users: an outer
+    test user's row lacks its held-out items, which the inner split would
+    count as unrated misses. On ml-latest-small that bias made the inner
+    score blind to the number of factors (benchmarks/bench_tuning.py).
+
     Attributes
     ----------
     best_params_, best_score_, search_table_, study_, best_estimator_
@@ -750,8 +785,20 @@ class Tuned(FactorModel):
         self.include_given = include_given
         self.finalists = finalists
 
-    def fit(self, data: Interactions) -> Tuned:
-        """Search on ``data``, then fit the best configuration on all of it."""
+    # cross_validate passes validation_users= to models that search while fitting
+    searches_on_fit = True
+
+    def fit(self, data: Interactions, validation_users: np.ndarray | None = None) -> Tuned:
+        """Search on ``data``, then fit the best configuration on all of it.
+
+        Parameters
+        ----------
+        data : Interactions
+            Training data.
+        validation_users : array of int, optional
+            Row indices of the users the search may validate on (see
+            :func:`search`); None: any user.
+        """
         name = None
         if self.storage is not None:
             name = f"{self.study_name or 'alsrec-tuned'}-{fingerprint(data)}"
@@ -772,6 +819,7 @@ class Tuned(FactorModel):
             study_name=name,
             include_given=self.include_given,
             finalists=self.finalists,
+            validation_users=validation_users,
         )
         best = clone(self.estimator).set_params(**found.best_params).fit(data)
         for attribute in FactorModel._fitted_attributes:
