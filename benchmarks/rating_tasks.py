@@ -19,12 +19,31 @@ SYNTHETIC = {"n_users": 2000, "n_items": 1000, "n_interactions": 100_000, "rank"
 SYNTHETIC_NOISE = 0.5
 
 
+# ml-100k's shape (never in ../shared): 1,682 movies, every user with >= 20 ratings,
+# 6.3% dense. "ml-latest-small-dense" cuts ml-latest-small to that density, a second
+# rating regime for choosing defaults (it is the same users' taste, not new data).
+DENSE_ITEMS = 1682
+DENSE_MIN_PER_USER = 20
+
+
+def dense_subset(data):
+    """``data`` restricted to its most-rated ``DENSE_ITEMS`` items and users with >= 20 of them."""
+    counts = data.item_counts()
+    keep_items = np.zeros(data.n_items, dtype=bool)
+    keep_items[np.argsort(-counts, kind="stable")[:DENSE_ITEMS]] = True
+    on_kept = data.filter(keep_items[data.matrix.indices])
+    keep_users = on_kept.user_counts() >= DENSE_MIN_PER_USER
+    return on_kept.filter(keep_users[on_kept.row_indices()])
+
+
 def rating_data(name: str):
-    """(Interactions, offset): ml-latest-small, or planted ratings centred at 3.5."""
+    """Interactions: ml-latest-small, its ml-100k-dense cut, or planted ratings centred at 3.5."""
     import alsrec
 
     if name == "ml-latest-small":
         return alsrec.load_movielens("ml-latest-small")
+    if name == "ml-latest-small-dense":
+        return dense_subset(alsrec.load_movielens("ml-latest-small"))
     synthetic = alsrec.generate(
         SYNTHETIC["n_users"],
         SYNTHETIC["n_items"],
@@ -37,9 +56,9 @@ def rating_data(name: str):
     return synthetic
 
 
-def fold_masks(nnz: int, n_folds: int, fold: int) -> np.ndarray:
+def fold_masks(nnz: int, n_folds: int, fold: int, seed: int = FOLD_SEED) -> np.ndarray:
     """True for the training ratings of ``fold`` (same permutation in every process)."""
-    order = np.random.default_rng(FOLD_SEED).permutation(nnz)
+    order = np.random.default_rng(seed).permutation(nnz)
     test = np.zeros(nnz, dtype=bool)
     test[order[fold::n_folds]] = True
     return ~test
@@ -73,7 +92,7 @@ def rating_fold(task: dict) -> dict:
     import alsrec
 
     data = rating_data(task["data"])
-    train_mask = fold_masks(data.nnz, task["folds"], task["fold"])
+    train_mask = fold_masks(data.nnz, task["folds"], task["fold"], task.get("fold_seed", FOLD_SEED))
     coo = data.matrix.tocoo()
     rows, cols, ratings = coo.row, coo.col, coo.data.astype(np.float64)
     test = ~train_mask

@@ -36,7 +36,9 @@ def test_local_session_is_reused_replaced_when_stopped_and_leaves_no_scratch_beh
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report["reused"] and report["replaced"] and report["existed"]
+    assert report["reused"], "a second call returned another session"
+    assert report["replaced"], "a stopped session was returned instead of a new one"
+    assert report["existed"], "the scratch folders were not made"
     for folder in report["scratch"]:
         assert Path(folder).name.startswith("alsrec-spark-")
         assert not Path(folder).exists(), f"{folder} was left behind after the process ended"
