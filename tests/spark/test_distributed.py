@@ -31,13 +31,16 @@ def planted():
     ],
     ids=["explicit-biases", "implicit", "implicit-cg", "zeros-w0-0.3"],
 )
-def test_spark_factors_and_losses_equal_single_machine(spark, planted, preset, settings):
+@pytest.mark.parametrize("routing", ["broadcast", "blocks"])
+def test_spark_factors_and_losses_equal_single_machine(spark, planted, preset, settings, routing):
     import alsrec.spark
     from alsrec.spark import fit_spark
 
     common = {"factors": 6, "iterations": 3, "random_state": 7, **settings}
     local = ALS(preset, compute_loss=True, **common).fit(planted)
-    distributed = fit_spark(ALS(preset, backend="spark", **common), planted, spark, num_blocks=3)
+    distributed = fit_spark(
+        ALS(preset, backend="spark", **common), planted, spark, num_blocks=3, routing=routing
+    )
     np.testing.assert_allclose(distributed.user_factors_, local.user_factors_, RTOL, ATOL)
     np.testing.assert_allclose(distributed.item_factors_, local.item_factors_, RTOL, ATOL)
     np.testing.assert_allclose(distributed.loss_history_, local.loss_history_, rtol=1e-9)
@@ -145,3 +148,44 @@ def test_saved_factors_load_into_the_local_model_and_fold_in_agrees(fitted, tmp_
     expected_vector, expected_bias = model.fold_in(items, ratings)
     np.testing.assert_allclose(vector, expected_vector, rtol=1e-5, atol=1e-6)
     assert bias == pytest.approx(expected_bias)
+
+
+def test_block_routing_keeps_factors_off_the_driver_while_training(spark, planted, monkeypatch):
+    from pyspark import SparkContext
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    from alsrec.spark import distributed, fit_spark
+
+    broadcasts, factor_collects = [], []
+    broadcast, collect = SparkContext.broadcast, DataFrame.collect
+
+    def recording_broadcast(self, value):
+        broadcasts.append(np.shape(value))
+        return broadcast(self, value)
+
+    def recording_collect(self):
+        if "factors" in self.columns:
+            factor_collects.append(self.columns)
+        return collect(self)
+
+    monkeypatch.setattr(SparkContext, "broadcast", recording_broadcast)
+    monkeypatch.setattr(DataFrame, "collect", recording_collect)
+    monkeypatch.setattr(distributed, "BROADCAST_LIMIT_BYTES", 0)  # "auto" must route now
+    model = ALS("implicit", backend="spark", factors=6, iterations=4, solver="cg", random_state=7)
+    fit_spark(model, planted, spark, num_blocks=3)
+    # the random start of the item factors once; never a factor matrix after that
+    assert [shape for shape in broadcasts if len(shape) == 2] == [(planted.n_items, 6)]
+    # the factors reach the driver once per side, after the last iteration
+    assert len(factor_collects) == 2
+    local = ALS("implicit", factors=6, iterations=4, solver="cg", random_state=7).fit(planted)
+    np.testing.assert_allclose(model.user_factors_, local.user_factors_, RTOL, ATOL)
+
+
+def test_routing_is_checked_and_auto_broadcasts_small_factors(spark, planted):
+    from alsrec.errors import ParameterError
+    from alsrec.spark import distributed, fit_spark
+
+    assert not distributed._routed("auto", 10**6, 10**5, 64, np.float32)  # 282 MB
+    assert distributed._routed("auto", 10**7, 10**6, 64, np.float32)  # 2.8 GB
+    with pytest.raises(ParameterError, match="routing='mlib' must be one of auto, broadcast"):
+        fit_spark(ALS("implicit", backend="spark"), planted, spark, routing="mlib")

@@ -43,6 +43,11 @@ FACTOR_SCHEMA = (
     "gram binary"
 )
 RECS_SCHEMA = "user long, rank int, item long, score float"
+# block routing: which rows of the fixed side's block ``src`` the solving block ``dst``
+# touches (sorted), and a piece of factor rows on its way to block ``dst``
+OWNER_SCHEMA = "c long, src long"
+NEED_SCHEMA = "c long, dst long"
+PIECE_SCHEMA = "dst long, own boolean, rows binary, factors binary"
 BIAS_SCHEMA = "rows binary, bias binary"
 
 
@@ -259,6 +264,159 @@ def half_step(
                     )
 
     return run
+
+
+# ---------------------------------------------------------------- block routing
+def row_owners():
+    """mapInArrow over blocks: one (c, src) row per matrix row: the block that holds row c."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for j in range(batch.num_rows):
+                rows = buffer(batch.column("rows")[j], np.int64)
+                block = int(batch.column("block")[j].as_py())
+                yield pa.RecordBatch.from_pydict(
+                    {"c": rows, "src": np.full(len(rows), block, np.int64)}
+                )
+
+    return run
+
+
+def needed_columns():
+    """mapInArrow over blocks: one (c, dst) row per distinct column a block's cells touch."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for j in range(batch.num_rows):
+                columns = np.unique(buffer(batch.column("indices")[j], np.int32))
+                block = int(batch.column("block")[j].as_py())
+                yield pa.RecordBatch.from_pydict(
+                    {"c": columns.astype(np.int64), "dst": np.full(len(columns), block, np.int64)}
+                )
+
+    return run
+
+
+def initial_factors(dtype: Any, k: int, start: Any):
+    """mapInArrow over blocks: (block, rows, factors) of each block's rows of ``start``."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for j in range(batch.num_rows):
+                rows = buffer(batch.column("rows")[j], np.int64)
+                yield _one_row(
+                    block=int(batch.column("block")[j].as_py()),
+                    rows=rows.tobytes(),
+                    factors=np.ascontiguousarray(start.value[rows], dtype=dtype).tobytes(),
+                )
+
+    return run
+
+
+def route_rows(dtype: Any, k: int):
+    """mapInArrow over (factor block joined with its routes): the rows each ``dst`` needs."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for j in range(batch.num_rows):
+                rows = buffer(batch.column("rows")[j], np.int64)
+                factors = buffer(batch.column("factors")[j], dtype).reshape(-1, k)
+                wanted = batch.column("idx")[j].values.to_numpy().astype(np.int64)
+                order = np.argsort(rows, kind="stable")
+                position = order[np.searchsorted(rows[order], wanted)]
+                yield _one_row(
+                    dst=int(batch.column("dst")[j].as_py()),
+                    own=False,
+                    rows=wanted.tobytes(),
+                    factors=np.ascontiguousarray(factors[position]).tobytes(),
+                )
+
+    return run
+
+
+def _gathered(pieces: pa.Table, own: bool, dtype: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, factors) of the pieces of one kind, concatenated and sorted by row."""
+    kinds = pieces.column("own").to_numpy(zero_copy_only=False)
+    rows_column, factors_column = pieces.column("rows"), pieces.column("factors")
+    picked = [j for j in range(pieces.num_rows) if bool(kinds[j]) == own]
+    if not picked:
+        return np.zeros(0, np.int64), np.zeros((0, k), dtype)
+    rows = np.concatenate([buffer(rows_column[j], np.int64) for j in picked])
+    factors = np.concatenate([buffer(factors_column[j], dtype).reshape(-1, k) for j in picked])
+    order = np.argsort(rows, kind="stable")
+    return rows[order], np.ascontiguousarray(factors[order])
+
+
+def solve_routed(
+    dtype: Any,
+    objective: Objective,
+    gram: np.ndarray,
+    n_other: int,
+    solver: str,
+    cg_steps: int,
+    with_loss: bool,
+    k: int,
+):
+    """cogroup applyInArrow (routed pieces, one block): solve the block's rows.
+
+    The block's fixed-side factors are only the rows its cells touch (the
+    routed pieces), so the block's column indices are renumbered into that
+    compact matrix; cells keep their order, so every row sums the same
+    numbers in the same order as with a broadcast of the whole side. The
+    ``own`` pieces are this side's previous rows (CG's warm start). Emits
+    the row of :func:`half_step`.
+    """
+
+    def run(pieces: pa.Table, blocks: pa.Table) -> pa.Table:
+        if blocks.num_rows == 0:  # routes to a block with no cells: nothing to solve
+            return pa.Table.from_batches([], schema=_FACTOR_ARROW)
+        batch = blocks.combine_chunks().to_batches()[0]
+        block, rows, (indptr, indices, values) = read_block(batch, 0, dtype)
+        columns, fixed = _gathered(pieces, False, dtype, k)
+        local = np.searchsorted(columns, indices).astype(np.int32)
+        if len(indices) and not np.array_equal(columns[local], indices):
+            raise RuntimeError(f"block {block} is missing routed rows of the fixed side")
+        csr = (indptr, local, values)
+        start = None
+        if solver == "cg":
+            own_rows, own_factors = _gathered(pieces, True, dtype, k)
+            start = np.zeros((len(rows), k), dtype)
+            if len(own_rows):
+                start = own_factors[np.searchsorted(own_rows, rows)]
+        reg = objective.row_regularization(np.diff(indptr), n_other)
+        with task_threads():
+            solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start)
+            observed = _observed_loss(csr, solved, fixed, objective) if with_loss else 0.0
+            norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
+            partial = _gram(solved)
+        return pa.Table.from_batches(
+            [
+                _one_row(
+                    block=block,
+                    rows=rows.tobytes(),
+                    factors=np.ascontiguousarray(solved).tobytes(),
+                    failed=failed,
+                    observed=observed,
+                    penalty=float(reg @ norms),
+                    gram=partial.tobytes(),
+                )
+            ]
+        )
+
+    return run
+
+
+_FACTOR_ARROW = pa.schema(
+    [
+        ("block", pa.int64()),
+        ("rows", pa.binary()),
+        ("factors", pa.binary()),
+        ("failed", pa.int64()),
+        ("observed", pa.float64()),
+        ("penalty", pa.float64()),
+        ("gram", pa.binary()),
+    ]
+)
 
 
 def recommend_blocks(

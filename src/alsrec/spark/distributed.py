@@ -17,13 +17,28 @@ The interactions stay a Spark DataFrame, cut twice into CSR blocks: by user
    rows must reach the driver for the next broadcast, and the partial sums
    ride along, so a half-step is one Spark job.
 
-Broadcasting is the only routing implemented: the driver and every executor
-hold one side's factors, (n_users + n_items) x k values at most (see the
-README's memory table). Each half-step restarts from a broadcast, so a
-factor DataFrame's lineage is one step long; the final ones are checkpointed
-(when the context has a checkpoint folder) so outputs written later do not
-recompute training. Interactions are never collected: ids are indexed on the
-cluster, biases and counts come back as per-row aggregates.
+Two routings of the fixed side's factors (``routing=``):
+
+- ``"broadcast"``: the driver and every executor hold one side's factors,
+  (n_users + n_items) x k values at most (see the README's memory table).
+  Each half-step restarts from a broadcast, so a factor DataFrame's lineage
+  is one step long.
+- ``"blocks"`` (MLlib-style): factors stay DataFrames of blocks on the
+  executors and never reach the driver during training. A routing table,
+  built once on the cluster, lists for every (fixed block, solving block)
+  pair the fixed rows the solving block's cells touch; each half-step joins
+  the fixed factor blocks with it, so each solving block receives only the
+  rows it needs, and cogroups those pieces with the block (the cached blocks
+  are partitioned by block id, so only the factor pieces move). The driver
+  sums k x k partial Grams and the loss terms; each step's factors are
+  checkpointed locally, which keeps the lineage one step long.
+
+``"auto"`` broadcasts while both factor matrices together stay under
+:data:`BROADCAST_LIMIT_BYTES`. The final factors are checkpointed (when the
+context has a checkpoint folder) so outputs written later do not recompute
+training. Interactions are never collected: ids are indexed on the cluster,
+biases and counts come back as per-row aggregates (one number per row,
+broadcast).
 """
 
 from __future__ import annotations
@@ -48,6 +63,10 @@ from alsrec.spark import blocks as B
 from alsrec.spark.output import SparkFactors
 
 BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
+# routing="auto" broadcasts while (n_users + n_items) x k factor values fit in this: above
+# it a broadcast copy per executor (and the driver's) costs more than routing pieces
+BROADCAST_LIMIT_BYTES = 512 * 2**20
+ROUTINGS = ("auto", "broadcast", "blocks")
 
 
 @dataclass
@@ -66,6 +85,7 @@ def fit_spark(
     user_col: str | None = None,
     item_col: str | None = None,
     rating_col: str | None = None,
+    routing: str = "auto",
 ) -> ALS:
     """Fit ``estimator`` (an :class:`alsrec.ALS`) on Spark executors; returns it fitted.
 
@@ -84,12 +104,18 @@ def fit_spark(
     user_col, item_col, rating_col : str, optional
         Column names of a DataFrame (common names are tried, as in
         ``Interactions.from_dataframe``; no rating column means every value is 1).
+    routing : {"auto", "broadcast", "blocks"}
+        How the fixed side's factors reach the executors each half-step (see
+        the module notes): broadcast whole, or routed in blocks so each block
+        gets only the rows it touches and the driver never holds factors
+        while training. "auto" broadcasts while both factor matrices fit in
+        :data:`BROADCAST_LIMIT_BYTES`.
 
     Returns
     -------
     ALS
         ``estimator`` with the single-machine fitted attributes (factors and ids
-        on the driver: broadcasting needs them there anyway) plus
+        on the driver, gathered once after training) plus
         ``spark_factors_``, a :class:`~alsrec.spark.output.SparkFactors` for
         outputs written from the executors. With a DataFrame input the items
         each user saw stay on the cluster: ``seen_`` is empty, so use
@@ -122,8 +148,9 @@ def fit_spark(
     parts = int(num_blocks or session.sparkContext.defaultParallelism)
     if parts < 1:
         raise ParameterError(f"num_blocks={num_blocks!r} must be a positive whole number.")
-    by_user = _blocks(long, "u", "i", parts, dtype)
-    by_item = _blocks(long, "i", "u", parts, dtype)
+    routed = _routed(routing, n_users, n_items, k, dtype)
+    by_user = _blocks(long, "u", "i", parts, dtype, routed)
+    by_item = _blocks(long, "i", "u", parts, dtype, routed)
     if objective.confidence != "one" and long.agg({"v": "min"}).first()[0] < 0:
         raise DataError(
             "implicit confidences need values >= 0, but the data holds negative values; "
@@ -135,8 +162,8 @@ def fit_spark(
         mu, user_bias, item_bias = _fit_biases(
             sc, long, by_user, by_item, n_users, n_items, objective
         )
-        by_user = _residual(sc, by_user, dtype, mu, user_bias, item_bias)
-        by_item = _residual(sc, by_item, dtype, mu, item_bias, user_bias)
+        by_user = _residual(sc, by_user, dtype, mu, user_bias, item_bias, routed)
+        by_item = _residual(sc, by_item, dtype, mu, item_bias, user_bias, routed)
     rng = np.random.default_rng(estimator.random_state)
     y = rng.standard_normal((n_items, k), dtype=dtype)
     y *= 0.01  # as the single-machine fit, so the same seed gives the same factors
@@ -146,17 +173,35 @@ def fit_spark(
     start = time.perf_counter()
     steps = None
     solver, cg_steps = estimator.resolved_solver(), estimator.cg_steps
+    if routed:  # the fixed side as a DataFrame of factor blocks; x starts at zero
+        user_routes, item_routes = _routes(by_user, by_item), _routes(by_item, by_user)
+        y = _initial_frame(sc, by_item, y, k, dtype)
+        x = None
     for iteration in range(1, iterations + 1):
-        user_step = _half_step(
-            sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, dtype, k, False
-        )
-        x, user_gram = user_step.factors, user_step.gram
-        item_step = _half_step(
-            sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k, True
-        )
-        y, item_gram = item_step.factors, item_step.gram
+        if routed:
+            user_step = _routed_step(
+                by_user, user_routes, y, x, item_gram, objective, n_items, solver, cg_steps, k,
+                False,
+            )  # fmt: skip
+            x, user_gram = user_step.frame, user_step.gram
+            item_step = _routed_step(
+                by_item, item_routes, x, y, user_gram, objective, n_users, solver, cg_steps, k,
+                True,
+            )  # fmt: skip
+            y, item_gram = item_step.frame, item_step.gram
+            finite = np.isfinite([user_step.penalty, item_step.penalty]).all()
+        else:
+            user_step = _half_step(
+                sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, dtype, k, False
+            )
+            x, user_gram = user_step.factors, user_step.gram
+            item_step = _half_step(
+                sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k, True
+            )
+            y, item_gram = item_step.factors, item_step.gram
+            finite = np.isfinite(x).all() and np.isfinite(y).all()
         failed = user_step.failed + item_step.failed
-        if failed or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        if failed or not finite:
             raise NumericalError(
                 f"training diverged at iteration {iteration} ({failed} rows could not be "
                 f"solved, or factors became NaN/inf); raise regularization or use "
@@ -179,6 +224,9 @@ def fit_spark(
         if converged(history, estimator.tol):
             break
     user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
+    if routed:  # training never needed them on the driver; the fitted model does
+        x = _gather(user_frame, n_users, k, dtype)
+        y = _gather(item_frame, n_items, k, dtype)
     result = SparkFactors(
         session=session,
         user_blocks=by_user.blocks,
@@ -369,17 +417,24 @@ def _id_frame(session, ids: np.ndarray):
     return session.createDataFrame(pd.DataFrame({"index": np.arange(len(ids)), "id": values}))
 
 
-def _blocks(long, row: str, col: str, parts: int, dtype) -> _Side:
+def _blocks(long, row: str, col: str, parts: int, dtype, routed: bool) -> _Side:
     from pyspark.sql import functions as F
 
     frame = (
         long.select(F.col(row).alias("r"), F.col(col).alias("c"), "v")
         .repartition(parts, "r")
         .mapInArrow(B.to_blocks(dtype), B.BLOCK_SCHEMA)
-        .persist()
     )
+    return _Side(_keep(frame, parts, routed), dtype)
+
+
+def _keep(frame, parts: int, routed: bool):
+    """Persist block rows; for routing, partitioned by block id so cogroups leave them put."""
+    if routed:
+        frame = frame.repartition(parts, "block")
+    frame = frame.persist()
     frame.count()
-    return _Side(frame, dtype)
+    return frame
 
 
 # ---------------------------------------------------------------- biases
@@ -406,12 +461,10 @@ def _bias_half(sc, side: _Side, mu, other_bias, n_rows, damping) -> np.ndarray:
     return bias
 
 
-def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias) -> _Side:
+def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias, routed: bool) -> _Side:
     rows, cols = sc.broadcast(row_bias), sc.broadcast(col_bias)
-    frame = side.blocks.mapInArrow(
-        B.rewrite_values(dtype, mu, rows, cols), B.BLOCK_SCHEMA
-    ).persist()
-    frame.count()
+    frame = side.blocks.mapInArrow(B.rewrite_values(dtype, mu, rows, cols), B.BLOCK_SCHEMA)
+    frame = _keep(frame, side.blocks.rdd.getNumPartitions(), routed)
     side.blocks.unpersist()
     return _Side(frame, dtype)
 
@@ -422,7 +475,7 @@ class _Step:
     """A finished half-step: the factor DataFrame and what the driver gathered from it."""
 
     frame: Any
-    factors: np.ndarray
+    factors: np.ndarray | None  # None when routed: the factors stay on the executors
     gram: np.ndarray
     failed: int
     observed: float
@@ -457,6 +510,92 @@ def _half_step(
     if previous is not None:
         previous.unpersist()
     return _Step(frame, factors, gram_sum.reshape(k, k), int(failed), observed, penalty)
+
+
+# ---------------------------------------------------------------- block routing
+def _routed(routing: str, n_users: int, n_items: int, k: int, dtype) -> bool:
+    """Whether to route factor blocks (True) or broadcast the fixed side (False)."""
+    if routing not in ROUTINGS:
+        raise ParameterError(f"routing={routing!r} must be one of {', '.join(ROUTINGS)}.")
+    if routing == "auto":
+        size = (n_users + n_items) * k * np.dtype(dtype).itemsize
+        return size > BROADCAST_LIMIT_BYTES
+    return routing == "blocks"
+
+
+def _routes(solving: _Side, fixed: _Side):
+    """(src, dst, idx): the rows of fixed block src that solving block dst touches, sorted.
+
+    Built once on the cluster from the blocks (one row per distinct column of a
+    block joined with the block owning that row), as MLlib's out-blocks are.
+    """
+    from pyspark.sql import functions as F
+
+    needs = solving.blocks.mapInArrow(B.needed_columns(), B.NEED_SCHEMA)
+    owners = fixed.blocks.mapInArrow(B.row_owners(), B.OWNER_SCHEMA)
+    routes = (
+        needs.join(owners, "c")
+        .groupBy("src", "dst")
+        .agg(F.sort_array(F.collect_list("c")).alias("idx"))
+        .persist()
+    )
+    routes.count()
+    return routes
+
+
+def _initial_frame(sc, side: _Side, start: np.ndarray, k: int, dtype):
+    """The driver's random start as factor blocks of ``side`` (one broadcast, once)."""
+    shared = sc.broadcast(start)
+    frame = side.blocks.mapInArrow(
+        B.initial_factors(dtype, k, shared), "block long, rows binary, factors binary"
+    ).localCheckpoint(eager=True)
+    shared.unpersist()
+    return frame
+
+
+def _routed_step(
+    side, routes, fixed, warm, fixed_gram, objective, n_other, solver, cg_steps, k, with_loss
+) -> _Step:
+    """Solve one side's blocks against routed pieces of the ``fixed`` factor blocks."""
+    from pyspark.sql import functions as F
+
+    # a sort-merge join: a broadcast join would gather the factor blocks on the driver
+    pieces = (
+        fixed.select(F.col("block").alias("src"), "rows", "factors")
+        .hint("merge")
+        .join(routes, "src")
+        .mapInArrow(B.route_rows(side.dtype, k), B.PIECE_SCHEMA)
+    )
+    if warm is not None and solver == "cg":
+        own = warm.select(F.col("block").alias("dst"), F.lit(True).alias("own"), "rows", "factors")
+        pieces = pieces.unionByName(own)
+    gram = objective.unobserved_weight * fixed_gram
+    solve = B.solve_routed(side.dtype, objective, gram, n_other, solver, cg_steps, with_loss, k)
+    frame = (
+        pieces.groupBy("dst")
+        .cogroup(side.blocks.groupBy("block"))
+        .applyInArrow(solve, B.FACTOR_SCHEMA)
+        .localCheckpoint(eager=False)
+    )
+    # the one action: it computes and keeps the blocks, and brings their partial sums
+    k2 = np.zeros(k * k)
+    failed, observed, penalty = 0, 0.0, 0.0
+    for block in frame.select("gram", "failed", "observed", "penalty").collect():
+        k2 += np.frombuffer(block["gram"], np.float64)
+        failed += block["failed"]
+        observed += block["observed"]
+        penalty += block["penalty"]
+    return _Step(frame, None, k2.reshape(k, k), int(failed), observed, penalty)
+
+
+def _gather(frame, n: int, k: int, dtype) -> np.ndarray:
+    """All factor rows of a factor-block DataFrame on the driver (once, after training)."""
+    factors = np.zeros((n, k), dtype=dtype)
+    for block in frame.select("rows", "factors").collect():  # one row per block
+        factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
+            block["factors"], dtype
+        ).reshape(-1, k)
+    return factors
 
 
 def _checkpoint(frame):
