@@ -3,6 +3,10 @@
     python -m benchmarks.bench_spark                       # ml-latest-small
     python -m benchmarks.bench_spark --nnz 1000000         # plus a synthetic matrix
     python -m benchmarks.bench_spark --blog                # the blog's model, distributed
+    python -m benchmarks.bench_spark --routing blocks      # only one way of shipping factors
+
+alsrec runs once per ``--routing``: broadcasting the fixed side's factors,
+and MLlib-style block routing (each block gets only the rows it touches).
 
 ``--blog``: the blog's zeros model (k = 20, lambda = 0.001, 20 iterations) on
 the blog's protocol (ml-latest-small, seed 0, 2 folds), fitted on one machine,
@@ -44,19 +48,24 @@ def _loss(model, data) -> float:
     )
 
 
-def run(label: str, data, spark, k: int, iterations: int, blocks: int) -> list[list[str]]:
+def run(
+    label: str, data, spark, k: int, iterations: int, blocks: int, routings: list[str]
+) -> list[list[str]]:
     from alsrec.spark import MLlibALS, fit_spark, spark_counterpart
 
     rows = []
     peer = MLlibALS(factors=k, iterations=iterations, implicit=True, num_blocks=blocks, spark=spark)
-    stamps: list[float] = []
-    ours = spark_counterpart(peer, callback=lambda it, elapsed, loss: stamps.append(elapsed))
-    ours.set_params(backend="spark")
-    start = time.perf_counter()
-    fit_spark(ours, data, spark, num_blocks=blocks)
-    total = time.perf_counter() - start
-    per_iteration = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-    rows.append(["alsrec on Spark", per_iteration, total, _loss(ours, data)])
+    for routing in routings:
+        stamps: list[float] = []
+        ours = spark_counterpart(
+            peer, callback=lambda it, elapsed, loss, stamps=stamps: stamps.append(elapsed)
+        )
+        ours.set_params(backend="spark")
+        start = time.perf_counter()
+        fit_spark(ours, data, spark, num_blocks=blocks, routing=routing)
+        total = time.perf_counter() - start
+        per_iteration = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+        rows.append([f"alsrec on Spark, {routing}", per_iteration, total, _loss(ours, data)])
     times = {}
     for n in (1, iterations):
         start = time.perf_counter()
@@ -108,6 +117,13 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=4)
     parser.add_argument("--nnz", type=int, default=0, help="also a synthetic matrix (0: skip)")
     parser.add_argument("--blog", action="store_true", help="only the blog's model (see above)")
+    parser.add_argument(
+        "--routing",
+        nargs="+",
+        default=["broadcast", "blocks"],
+        choices=["broadcast", "blocks"],
+        help="how alsrec ships the fixed side's factors (each is a contender)",
+    )
     args = parser.parse_args()
     import alsrec.spark
     from alsrec import generate, load_movielens
@@ -123,10 +139,10 @@ def main() -> None:
         blog(spark, sets[0][1])
         return
     # warm-up: numba compiles in the Python workers once per session
-    run("warm-up", sets[0][1], spark, 4, 2, args.blocks)
+    run("warm-up", sets[0][1], spark, 4, 2, args.blocks, args.routing)
     rows = []
     for label, data in sets:
-        rows += run(label, data, spark, args.factors, args.iterations, args.blocks)
+        rows += run(label, data, spark, args.factors, args.iterations, args.blocks, args.routing)
     headers = ["data", "contender", "s / iteration", "vs alsrec", "fit s", "loss"]
     print(table(rows, headers))
 
