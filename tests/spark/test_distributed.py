@@ -189,3 +189,31 @@ def test_routing_is_checked_and_auto_broadcasts_small_factors(spark, planted):
     assert distributed._routed("auto", 10**7, 10**6, 64, np.float32)  # 2.8 GB
     with pytest.raises(ParameterError, match="routing='mlib' must be one of auto, broadcast"):
         fit_spark(ALS("implicit", backend="spark"), planted, spark, routing="mlib")
+
+
+def test_routed_pieces_never_take_a_broadcast_join_and_blocks_get_partitions_of_their_own(
+    spark, planted
+):
+    from alsrec.spark import distributed
+
+    n_items, k, parts = planted.n_items, 6, 4
+    local, *_ = distributed._prepare(spark, planted, None, None, None, np.float32)
+    keys = distributed._partition_keys(spark, parts)
+    by_user = distributed._blocks(local, "u", "i", parts, np.float32, keys)
+    by_item = distributed._blocks(local, "i", "u", parts, np.float32, keys)
+    # every block alone in its partition: the solves of different blocks run as parallel tasks
+    per_partition = by_user.blocks.rdd.glom().map(len).collect()
+    assert sorted(per_partition) == [1] * parts
+    start = np.random.default_rng(0).standard_normal((n_items, k)).astype(np.float32)
+    fixed = distributed._initial_frame(spark.sparkContext, by_item, start, k, np.float32)
+    previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", str(2**40))  # anything would fit
+    try:
+        routes = distributed._routes(by_user, by_item)
+        pieces = distributed._pieces(fixed, routes, None, by_user, k, "cholesky")
+        assert pieces.count() > 0
+        plan = pieces._jdf.queryExecution().executedPlan().toString()
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
+    assert "Broadcast" not in plan, plan
+    assert "SortMergeJoin" in plan, plan

@@ -150,8 +150,13 @@ def read_block(batch: pa.RecordBatch, j: int, dtype: Any):
 
 
 # ---------------------------------------------------------------- executor functions
-def to_blocks(dtype: Any):
-    """mapInArrow: one partition's (r, c, v) rows -> one CSR block row (rows sorted)."""
+def to_blocks(dtype: Any, keys: np.ndarray | None = None):
+    """mapInArrow: one partition's (r, c, v) rows -> one CSR block row (rows sorted).
+
+    The block is named by its partition number, or by ``keys[partition]`` when
+    given (block routing picks keys that Spark's hash partitioner spreads over
+    distinct partitions).
+    """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -170,8 +175,9 @@ def to_blocks(dtype: Any):
         r, c, v = r[order], c[order], v[order]
         rows, starts = np.unique(r, return_index=True)
         indptr = np.append(starts, len(r)).astype(np.int64)
+        partition = int(TaskContext.get().partitionId())
         yield _one_row(
-            block=int(TaskContext.get().partitionId()),
+            block=partition if keys is None else int(keys[partition]),
             rows=rows.tobytes(),
             indptr=indptr.tobytes(),
             indices=c.tobytes(),
@@ -373,9 +379,12 @@ def solve_routed(
         batch = blocks.combine_chunks().to_batches()[0]
         block, rows, (indptr, indices, values) = read_block(batch, 0, dtype)
         columns, fixed = _gathered(pieces, False, dtype, k)
-        local = np.searchsorted(columns, indices).astype(np.int32)
-        if len(indices) and not np.array_equal(columns[local], indices):
+        local = np.searchsorted(columns, indices)
+        if len(indices) and (
+            local.max() >= len(columns) or not np.array_equal(columns[local], indices)
+        ):
             raise RuntimeError(f"block {block} is missing routed rows of the fixed side")
+        local = local.astype(np.int32)
         csr = (indptr, local, values)
         start = None
         if solver == "cg":

@@ -27,11 +27,14 @@ Two routings of the fixed side's factors (``routing=``):
   executors and never reach the driver during training. A routing table,
   built once on the cluster, lists for every (fixed block, solving block)
   pair the fixed rows the solving block's cells touch; each half-step joins
-  the fixed factor blocks with it, so each solving block receives only the
-  rows it needs, and cogroups those pieces with the block (the cached blocks
-  are partitioned by block id, so only the factor pieces move). The driver
-  sums k x k partial Grams and the loss terms; each step's factors are
-  checkpointed locally, which keeps the lineage one step long.
+  the fixed factor blocks with it (the table is cached partitioned by fixed
+  block, so only the factor blocks move to the join), so each solving block
+  receives only the rows it needs, and cogroups those pieces with the block
+  (the cached blocks are partitioned by block, one block per partition, so
+  the interactions stay put). The driver sums k x k partial Grams and the
+  loss terms. Each step's factors are cached and the previous step's
+  released; every :data:`CHECKPOINT_EVERY` iterations they are checkpointed,
+  which bounds the lineage a lost executor would recompute.
 
 ``"auto"`` broadcasts while both factor matrices together stay under
 :data:`BROADCAST_LIMIT_BYTES`. The final factors are checkpointed (when the
@@ -60,13 +63,14 @@ from alsrec.models.als import ALS, register_fit_backend
 from alsrec.models.objective import Objective
 from alsrec.models.training import converged
 from alsrec.spark import blocks as B
-from alsrec.spark.output import SparkFactors
+from alsrec.spark.output import SparkFactors, _gather
 
 BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
 # routing="auto" broadcasts while (n_users + n_items) x k factor values fit in this: above
 # it a broadcast copy per executor (and the driver's) costs more than routing pieces
 BROADCAST_LIMIT_BYTES = 512 * 2**20
 ROUTINGS = ("auto", "broadcast", "blocks")
+CHECKPOINT_EVERY = 5  # iterations between checkpoints of the routed factor blocks
 
 
 @dataclass
@@ -149,8 +153,9 @@ def fit_spark(
     if parts < 1:
         raise ParameterError(f"num_blocks={num_blocks!r} must be a positive whole number.")
     routed = _routed(routing, n_users, n_items, k, dtype)
-    by_user = _blocks(long, "u", "i", parts, dtype, routed)
-    by_item = _blocks(long, "i", "u", parts, dtype, routed)
+    keys = _partition_keys(session, parts) if routed else None
+    by_user = _blocks(long, "u", "i", parts, dtype, keys)
+    by_item = _blocks(long, "i", "u", parts, dtype, keys)
     if objective.confidence != "one" and long.agg({"v": "min"}).first()[0] < 0:
         raise DataError(
             "implicit confidences need values >= 0, but the data holds negative values; "
@@ -162,12 +167,11 @@ def fit_spark(
         mu, user_bias, item_bias = _fit_biases(
             sc, long, by_user, by_item, n_users, n_items, objective
         )
-        by_user = _residual(sc, by_user, dtype, mu, user_bias, item_bias, routed)
-        by_item = _residual(sc, by_item, dtype, mu, item_bias, user_bias, routed)
+        by_user = _residual(sc, by_user, dtype, mu, user_bias, item_bias, parts, routed)
+        by_item = _residual(sc, by_item, dtype, mu, item_bias, user_bias, parts, routed)
     rng = np.random.default_rng(estimator.random_state)
     y = rng.standard_normal((n_items, k), dtype=dtype)
     y *= 0.01  # as the single-machine fit, so the same seed gives the same factors
-    x = np.zeros((n_users, k), dtype=dtype)
     item_gram = B._gram(y)
     history: list[float] = []
     start = time.perf_counter()
@@ -175,8 +179,10 @@ def fit_spark(
     solver, cg_steps = estimator.resolved_solver(), estimator.cg_steps
     if routed:  # the fixed side as a DataFrame of factor blocks; x starts at zero
         user_routes, item_routes = _routes(by_user, by_item), _routes(by_item, by_user)
-        y = _initial_frame(sc, by_item, y, k, dtype)
-        x = None
+        y, x = _initial_frame(sc, by_item, y, k, dtype), None
+        start_frame = y
+    else:
+        x = np.zeros((n_users, k), dtype=dtype)
     for iteration in range(1, iterations + 1):
         if routed:
             user_step = _routed_step(
@@ -188,7 +194,11 @@ def fit_spark(
                 by_item, item_routes, x, y, user_gram, objective, n_users, solver, cg_steps, k,
                 True,
             )  # fmt: skip
-            y, item_gram = item_step.frame, item_step.gram
+            if iteration % CHECKPOINT_EVERY == 0:  # bound what a lost executor recomputes
+                for step in (user_step, item_step):
+                    cached, step.frame = step.frame, _checkpoint(step.frame)
+                    cached.unpersist()
+            x, y, item_gram = user_step.frame, item_step.frame, item_step.gram
             finite = np.isfinite([user_step.penalty, item_step.penalty]).all()
         else:
             user_step = _half_step(
@@ -217,6 +227,8 @@ def fit_spark(
         if steps is not None:
             steps[0].frame.unpersist()
             steps[1].frame.unpersist()
+        elif routed:
+            start_frame.unpersist()
         steps = (user_step, item_step)
         elapsed = time.perf_counter() - start
         if estimator.callback is not None and estimator.callback(iteration, elapsed, loss) is False:
@@ -225,6 +237,8 @@ def fit_spark(
             break
     user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
     if routed:  # training never needed them on the driver; the fitted model does
+        for frame in (user_routes, item_routes, *(step.frame for step in steps)):
+            frame.unpersist()
         x = _gather(user_frame, n_users, k, dtype)
         y = _gather(item_frame, n_items, k, dtype)
     result = SparkFactors(
@@ -417,24 +431,43 @@ def _id_frame(session, ids: np.ndarray):
     return session.createDataFrame(pd.DataFrame({"index": np.arange(len(ids)), "id": values}))
 
 
-def _blocks(long, row: str, col: str, parts: int, dtype, routed: bool) -> _Side:
+def _blocks(long, row: str, col: str, parts: int, dtype, keys: np.ndarray | None) -> _Side:
     from pyspark.sql import functions as F
 
     frame = (
         long.select(F.col(row).alias("r"), F.col(col).alias("c"), "v")
         .repartition(parts, "r")
-        .mapInArrow(B.to_blocks(dtype), B.BLOCK_SCHEMA)
+        .mapInArrow(B.to_blocks(dtype, keys), B.BLOCK_SCHEMA)
     )
-    return _Side(_keep(frame, parts, routed), dtype)
+    return _Side(_keep(frame, parts, keys is not None), dtype)
 
 
 def _keep(frame, parts: int, routed: bool):
-    """Persist block rows; for routing, partitioned by block id so cogroups leave them put."""
+    """Persist block rows; for routing, partitioned by block so cogroups leave them put."""
     if routed:
         frame = frame.repartition(parts, "block")
     frame = frame.persist()
     frame.count()
     return frame
+
+
+def _partition_keys(session, parts: int) -> np.ndarray:
+    """One block key per partition: keys[p] hashes to partition p under Spark's partitioner.
+
+    Block numbers 0..parts-1 collide under ``repartition(parts, "block")`` (Murmur3
+    of 0 and 1 land in one partition of two), which would run several blocks'
+    solves in one task; these keys give every block a partition of its own.
+    """
+    from pyspark.sql import functions as F
+
+    candidates = session.range(0, 64 * parts + 64).select(
+        "id", F.pmod(F.hash("id"), F.lit(parts)).alias("p")
+    )
+    keys = candidates.groupBy("p").agg(F.min("id").alias("key")).collect()  # parts rows
+    found = {row["p"]: row["key"] for row in keys}
+    if len(found) < parts:  # cannot happen for realistic counts; fall back to collisions
+        return np.arange(parts, dtype=np.int64)
+    return np.array([found[p] for p in range(parts)], dtype=np.int64)
 
 
 # ---------------------------------------------------------------- biases
@@ -461,10 +494,10 @@ def _bias_half(sc, side: _Side, mu, other_bias, n_rows, damping) -> np.ndarray:
     return bias
 
 
-def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias, routed: bool) -> _Side:
+def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias, parts: int, routed: bool) -> _Side:
     rows, cols = sc.broadcast(row_bias), sc.broadcast(col_bias)
     frame = side.blocks.mapInArrow(B.rewrite_values(dtype, mu, rows, cols), B.BLOCK_SCHEMA)
-    frame = _keep(frame, side.blocks.rdd.getNumPartitions(), routed)
+    frame = _keep(frame, parts, routed)
     side.blocks.unpersist()
     return _Side(frame, dtype)
 
@@ -533,10 +566,13 @@ def _routes(solving: _Side, fixed: _Side):
 
     needs = solving.blocks.mapInArrow(B.needed_columns(), B.NEED_SCHEMA)
     owners = fixed.blocks.mapInArrow(B.row_owners(), B.OWNER_SCHEMA)
+    parts = solving.blocks.rdd.getNumPartitions()
     routes = (
-        needs.join(owners, "c")
+        needs.hint("merge")  # a broadcast join would gather the row owners on the driver
+        .join(owners, "c")
         .groupBy("src", "dst")
         .agg(F.sort_array(F.collect_list("c")).alias("idx"))
+        .repartition(parts, "src")  # cached where each half-step's join needs it
         .persist()
     )
     routes.count()
@@ -548,15 +584,14 @@ def _initial_frame(sc, side: _Side, start: np.ndarray, k: int, dtype):
     shared = sc.broadcast(start)
     frame = side.blocks.mapInArrow(
         B.initial_factors(dtype, k, shared), "block long, rows binary, factors binary"
-    ).localCheckpoint(eager=True)
+    ).persist()
+    frame.count()
     shared.unpersist()
     return frame
 
 
-def _routed_step(
-    side, routes, fixed, warm, fixed_gram, objective, n_other, solver, cg_steps, k, with_loss
-) -> _Step:
-    """Solve one side's blocks against routed pieces of the ``fixed`` factor blocks."""
+def _pieces(fixed, routes, warm, side: _Side, k: int, solver: str):
+    """The routed pieces of ``fixed`` for each solving block (plus CG's own warm rows)."""
     from pyspark.sql import functions as F
 
     # a sort-merge join: a broadcast join would gather the factor blocks on the driver
@@ -569,15 +604,23 @@ def _routed_step(
     if warm is not None and solver == "cg":
         own = warm.select(F.col("block").alias("dst"), F.lit(True).alias("own"), "rows", "factors")
         pieces = pieces.unionByName(own)
+    return pieces
+
+
+def _routed_step(
+    side, routes, fixed, warm, fixed_gram, objective, n_other, solver, cg_steps, k, with_loss
+) -> _Step:
+    """Solve one side's blocks against routed pieces of the ``fixed`` factor blocks."""
+    pieces = _pieces(fixed, routes, warm, side, k, solver)
     gram = objective.unobserved_weight * fixed_gram
     solve = B.solve_routed(side.dtype, objective, gram, n_other, solver, cg_steps, with_loss, k)
     frame = (
         pieces.groupBy("dst")
         .cogroup(side.blocks.groupBy("block"))
         .applyInArrow(solve, B.FACTOR_SCHEMA)
-        .localCheckpoint(eager=False)
+        .persist()
     )
-    # the one action: it computes and keeps the blocks, and brings their partial sums
+    # the one action: it computes and caches the blocks, and brings their partial sums
     k2 = np.zeros(k * k)
     failed, observed, penalty = 0, 0.0, 0.0
     for block in frame.select("gram", "failed", "observed", "penalty").collect():
@@ -586,16 +629,6 @@ def _routed_step(
         observed += block["observed"]
         penalty += block["penalty"]
     return _Step(frame, None, k2.reshape(k, k), int(failed), observed, penalty)
-
-
-def _gather(frame, n: int, k: int, dtype) -> np.ndarray:
-    """All factor rows of a factor-block DataFrame on the driver (once, after training)."""
-    factors = np.zeros((n, k), dtype=dtype)
-    for block in frame.select("rows", "factors").collect():  # one row per block
-        factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
-            block["factors"], dtype
-        ).reshape(-1, k)
-    return factors
 
 
 def _checkpoint(frame):
