@@ -123,10 +123,10 @@ def test_users_restricts_who_is_tested_and_leaves_everyone_else_whole(data, prot
         np.testing.assert_array_equal(fold.complete_users(), whole)
 
 
-def test_users_none_splits_exactly_as_before(data):
+def test_allowing_every_user_splits_exactly_as_no_restriction(data):
     for protocol in (BlogProtocol(), UserCrossFold(n_folds=3)):
         plain = protocol.split(data, seed=4)
-        given = protocol.split(data, seed=4, users=None)
+        given = protocol.split(data, seed=4, users=np.arange(data.n_users))
         for a, b in zip(plain, given, strict=True):
             np.testing.assert_array_equal(a.users, b.users)
             np.testing.assert_array_equal(a.items, b.items)
@@ -145,5 +145,7 @@ def test_users_out_of_range_or_not_indices_is_a_parameter_error(data):
         BlogProtocol().split(data, users=np.array([0, 30]))
     with pytest.raises(ParameterError, match="row indices"):
         UserCrossFold().split(data, users=np.array([0.5]))
-    with pytest.raises(DataError, match="1 users cannot be split into 2 folds"):
+    with pytest.raises(DataError, match="only 1 of 30 users may be tested"):
         BlogProtocol().split(data, users=np.array([3]))
+    with pytest.raises(ParameterError, match="np.flatnonzero"):
+        BlogProtocol().split(data, users=np.ones(30, dtype=bool))

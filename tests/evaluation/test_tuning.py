@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from alsrec import ALS, generate
-from alsrec.errors import ParameterError
+from alsrec.errors import DataError, ParameterError
 from alsrec.evaluation import BlogProtocol, Tuned, search
 from alsrec.evaluation.tuning import PRESET_SPACES, default_space, distribution
 
@@ -354,9 +354,13 @@ def test_search_records_the_restriction_and_refuses_protocols_that_cannot_restri
         Planted(ratings), planted_space(), ratings, n_trials=2, pruner="none",
         validation_users=users,
     )  # fmt: skip
-    assert found.study.user_attrs["scoring"].endswith(
-        f"validation among 60 of {ratings.n_users} users"
-    )
+    scoring = found.study.user_attrs["scoring"]
+    assert f"validation among 60 of {ratings.n_users} users (" in scoring
+    other = search(
+        Planted(ratings), planted_space(), ratings, n_trials=1, pruner="none",
+        validation_users=users + 1,
+    )  # fmt: skip
+    assert other.study.user_attrs["scoring"] != scoring  # same count, other users
 
     class Plain:
         name = "plain"
@@ -367,4 +371,11 @@ def test_search_records_the_restriction_and_refuses_protocols_that_cannot_restri
     with pytest.raises(ParameterError, match="cannot restrict its test users"):
         search(
             Planted(ratings), planted_space(), ratings, Plain(), n_trials=1, validation_users=users
+        )
+
+
+def test_too_few_validation_users_names_the_restriction(ratings):
+    with pytest.raises(DataError, match="may validate only on 1 of 120 users"):
+        search(
+            Planted(ratings), planted_space(), ratings, n_trials=1, validation_users=np.array([5])
         )

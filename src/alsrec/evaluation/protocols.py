@@ -54,6 +54,11 @@ class Fold:
         temporal holdouts), so no user's row is complete. A search nested in this
         fold validates only on these users: a test user's hidden items would look
         unrated to it and count as misses (see :class:`~alsrec.evaluation.Tuned`).
+
+        Returns
+        -------
+        numpy.ndarray or None
+            Sorted user row indices, or None for holdouts that cut every row.
         """
         if not self.info.get("by_user"):
             return None
@@ -79,6 +84,10 @@ def _eligible_users(n_users: int, users: np.ndarray | None) -> np.ndarray | None
     if users is None:
         return None
     rows = np.asarray(users)
+    if rows.dtype == bool:
+        raise ParameterError(
+            "users= takes user row indices, not a mask; pass np.flatnonzero(mask)."
+        )
     if rows.ndim != 1 or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
         raise ParameterError("users= must be a one-dimensional array of user row indices.")
     rows = np.unique(rows.astype(np.int64))
@@ -95,9 +104,14 @@ def _user_folds(
     """Each user's fold; -1 for users outside ``eligible`` (never tested)."""
     if not isinstance(n_folds, int) or n_folds < 2:
         raise ParameterError(f"n_folds={n_folds!r} must be a whole number >= 2.")
+    if eligible is None and n_users < n_folds:
+        raise DataError(f"{n_users} users cannot be split into {n_folds} folds.")
+    if eligible is not None and len(eligible) < n_folds:
+        raise DataError(
+            f"only {len(eligible)} of {n_users} users may be tested (users=), too few for "
+            f"{n_folds} folds; allow more users or use fewer folds."
+        )
     n_eligible = n_users if eligible is None else len(eligible)
-    if n_eligible < n_folds:
-        raise DataError(f"{n_eligible} users cannot be split into {n_folds} folds.")
     assignment = rng.permutation(np.arange(n_eligible) % n_folds)
     if eligible is None:
         return assignment
@@ -340,7 +354,8 @@ class TemporalSplit:
             cut = float(np.quantile(data.timestamps, level))
         test = (data.timestamps >= cut) & allowed
         if not test.any() or test.all():
-            raise DataError(f"the cut {cut} leaves no training or no test data; move it.")
+            words = "" if users is None else " among the users= given"
+            raise DataError(f"the cut {cut} leaves no training or no test data{words}; move it.")
         return [_held_out_fold(0, data, test, {"protocol": "temporal", "cut": cut})]
 
 

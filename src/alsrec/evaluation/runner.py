@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,13 +51,25 @@ def _item_vectors(model, train: Interactions, item_features: pd.DataFrame | None
     return beyond.unit_rows(vectors)
 
 
-def fit_on_fold(model, fold: Fold):
+def fit_on_fold(model: Any, fold: Fold) -> Any:
     """Fit ``model`` on the fold's training data and return it.
 
     A model that tunes itself while fitting (it sets ``searches_on_fit``, as
     :class:`~alsrec.evaluation.Tuned` does) is also given the fold's complete
     users: it validates only on them, because a test user's training row lacks
     the held-out items, which an inner split would count as unrated misses.
+
+    Parameters
+    ----------
+    model : model
+        An unfitted model (``fit(data)``).
+    fold : Fold
+        The split whose training data ``model`` is fitted on.
+
+    Returns
+    -------
+    model
+        ``model``, fitted.
     """
     if getattr(model, "searches_on_fit", False):
         return model.fit(fold.train, validation_users=fold.complete_users())

@@ -17,6 +17,7 @@ stays fast.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from alsrec.data.interactions import Interactions
-from alsrec.errors import AlsrecError, NumericalError, ParameterError
+from alsrec.errors import AlsrecError, DataError, NumericalError, ParameterError
 from alsrec.evaluation.metrics import Metric, parse_metric
 from alsrec.evaluation.protocols import BlogProtocol, Fold
 from alsrec.evaluation.runner import clone, evaluate_fold, fit_on_fold
@@ -533,15 +534,20 @@ def _validation_folds(
     """Every (seed, fold) of the validation split; test users drawn from ``users``."""
     if users is None:
         return [(seed, fold) for seed in seeds for fold in protocol.split(data, seed)]
-    try:
-        return [(seed, fold) for seed in seeds for fold in protocol.split(data, seed, users=users)]
-    except TypeError as error:
-        if "users" not in str(error):
-            raise
+    if "users" not in inspect.signature(protocol.split).parameters:
         raise ParameterError(
             f"protocol {type(protocol).__name__} cannot restrict its test users "
             f"(split(data, seed, users=) is missing); give validation_users=None or a "
             f"protocol of alsrec.evaluation."
+        )
+    try:
+        return [(seed, fold) for seed in seeds for fold in protocol.split(data, seed, users=users)]
+    except DataError as error:
+        raise DataError(
+            f"the search may validate only on {len(np.unique(users))} of {data.n_users} users "
+            f"(validation_users=: in nested evaluation, the outer fold's complete users), too "
+            f"few for its protocol: give the protocol fewer folds or the outer split more "
+            f"users. ({error})"
         ) from error
 
 
@@ -661,7 +667,9 @@ def search(
         + ("first fold, finalists on all" if finalists is not None else "every fold")
     )
     if validation_users is not None:
-        scoring += f", validation among {len(np.unique(validation_users))} of {data.n_users} users"
+        chosen = np.unique(np.asarray(validation_users, dtype=np.int64))
+        digest = hashlib.sha256(chosen.tobytes()).hexdigest()[:12]
+        scoring += f", validation among {len(chosen)} of {data.n_users} users ({digest})"
     with _quiet_optuna():
         study = _open_study(
             storage,

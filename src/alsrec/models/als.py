@@ -65,7 +65,7 @@ class ALS(
     factors : int, optional
         Latent dimension k (explicit 64, implicit 32, zeros 20).
     regularization : float, optional
-        lambda (explicit 0.05, scaled by counts; implicit 3.0; zeros 0.001).
+        lambda (explicit 0.08, scaled by counts; implicit 3.0; zeros 0.001).
     alpha : float, optional
         Confidence scale for implicit data (implicit preset: 2.0).
     confidence : {"one", "linear", "log", "scaled"}, optional

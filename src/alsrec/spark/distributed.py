@@ -32,9 +32,10 @@ Two routings of the fixed side's factors (``routing=``):
   receives only the rows it needs, and cogroups those pieces with the block
   (the cached blocks are partitioned by block, one block per partition, so
   the interactions stay put). The driver sums k x k partial Grams and the
-  loss terms. Each step's factors are cached and the previous step's
-  released; every :data:`CHECKPOINT_EVERY` iterations they are checkpointed,
-  which bounds the lineage a lost executor would recompute.
+  loss terms. Each step's factors are checkpointed locally (the lineage stays
+  one step long) and the previous step's released; a local checkpoint lives
+  on its executor, so the executors must stay up for the fit (a lost one
+  fails it, as with MLlib between its checkpoints).
 
 ``"auto"`` broadcasts while both factor matrices together stay under
 :data:`BROADCAST_LIMIT_BYTES`. The final factors are checkpointed (when the
@@ -70,7 +71,6 @@ BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
 # it a broadcast copy per executor (and the driver's) costs more than routing pieces
 BROADCAST_LIMIT_BYTES = 512 * 2**20
 ROUTINGS = ("auto", "broadcast", "blocks")
-CHECKPOINT_EVERY = 5  # iterations between checkpoints of the routed factor blocks
 
 
 @dataclass
@@ -194,10 +194,6 @@ def fit_spark(
                 by_item, item_routes, x, y, user_gram, objective, n_users, solver, cg_steps, k,
                 True,
             )  # fmt: skip
-            if iteration % CHECKPOINT_EVERY == 0:  # bound what a lost executor recomputes
-                for step in (user_step, item_step):
-                    cached, step.frame = step.frame, _checkpoint(step.frame)
-                    cached.unpersist()
             x, y, item_gram = user_step.frame, item_step.frame, item_step.gram
             finite = np.isfinite([user_step.penalty, item_step.penalty]).all()
         else:
@@ -225,10 +221,10 @@ def fit_spark(
         )
         history.append(float(loss))
         if steps is not None:
-            steps[0].frame.unpersist()
-            steps[1].frame.unpersist()
+            _release(steps[0].frame)
+            _release(steps[1].frame)
         elif routed:
-            start_frame.unpersist()
+            _release(start_frame)
         steps = (user_step, item_step)
         elapsed = time.perf_counter() - start
         if estimator.callback is not None and estimator.callback(iteration, elapsed, loss) is False:
@@ -238,7 +234,7 @@ def fit_spark(
     user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
     if routed:  # training never needed them on the driver; the fitted model does
         for frame in (user_routes, item_routes, *(step.frame for step in steps)):
-            frame.unpersist()
+            _release(frame)
         x = _gather(user_frame, n_users, k, dtype)
         y = _gather(item_frame, n_items, k, dtype)
     result = SparkFactors(
@@ -584,8 +580,7 @@ def _initial_frame(sc, side: _Side, start: np.ndarray, k: int, dtype):
     shared = sc.broadcast(start)
     frame = side.blocks.mapInArrow(
         B.initial_factors(dtype, k, shared), "block long, rows binary, factors binary"
-    ).persist()
-    frame.count()
+    ).localCheckpoint(eager=True)
     shared.unpersist()
     return frame
 
@@ -618,9 +613,9 @@ def _routed_step(
         pieces.groupBy("dst")
         .cogroup(side.blocks.groupBy("block"))
         .applyInArrow(solve, B.FACTOR_SCHEMA)
-        .persist()
+        .localCheckpoint(eager=False)
     )
-    # the one action: it computes and caches the blocks, and brings their partial sums
+    # the one action: it computes and keeps the blocks, and brings their partial sums
     k2 = np.zeros(k * k)
     failed, observed, penalty = 0, 0.0, 0.0
     for block in frame.select("gram", "failed", "observed", "penalty").collect():
@@ -629,6 +624,21 @@ def _routed_step(
         observed += block["observed"]
         penalty += block["penalty"]
     return _Step(frame, None, k2.reshape(k, k), int(failed), observed, penalty)
+
+
+def _release(frame) -> None:
+    """Free a cached or locally checkpointed DataFrame's blocks now (it is unusable after).
+
+    ``unpersist`` does not reach a local checkpoint, whose blocks would stay
+    until the driver's JVM collects the DataFrame; its RDD is freed directly.
+    Persisted frames are unpersisted (not their dependants' caches: nothing
+    cached is built on a released step).
+    """
+    plan = frame._jdf.queryExecution().logical()
+    if plan.getClass().getSimpleName() == "LogicalRDD":
+        plan.rdd().unpersist(False)
+    else:
+        frame.unpersist()
 
 
 def _checkpoint(frame):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,11 +16,19 @@ def _is_stopped(session) -> bool:
     return session.sparkContext._jsc is None
 
 
-def _close(session, scratch: Path) -> None:
-    """Stop ``session`` and delete its scratch folder (registered at exit)."""
+def _close(session, scratch: Path, owner: int) -> None:
+    """Stop ``session`` and delete its scratch folder (registered at exit).
+
+    Only in the process that started it: a forked child exiting must not stop
+    its parent's session or delete the folder the parent still writes to.
+    """
+    if os.getpid() != owner:
+        return
     try:
         if not _is_stopped(session):
             session.stop()
+    except Exception:  # a JVM that already died cannot be stopped twice
+        pass
     finally:
         # Shuffle files and checkpoints are tens of MB per process; nobody else reads them.
         shutil.rmtree(scratch, ignore_errors=True)
@@ -42,6 +51,20 @@ def local_session(cores: int | str = "*", memory: str = "4g"):
     if _SESSION is not None and not _is_stopped(_SESSION):
         return _SESSION
     scratch = Path(tempfile.mkdtemp(prefix="alsrec-spark-"))
+    try:
+        session = _build(cores, memory, scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    atexit.register(_close, session, scratch, os.getpid())
+    _SESSION = session
+    return session
+
+
+def _build(cores: int | str, memory: str, scratch: Path):
+    """A new local SparkSession with its scratch and checkpoint folders under ``scratch``."""
+    from pyspark.sql import SparkSession
+
     session = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("alsrec")
@@ -59,6 +82,4 @@ def local_session(cores: int | str = "*", memory: str = "4g"):
     session.sparkContext.setLogLevel("WARN")
     # Long ALS runs build long lineages; checkpoints keep the stack from overflowing.
     session.sparkContext.setCheckpointDir(str(scratch / "checkpoints"))
-    atexit.register(_close, session, scratch)
-    _SESSION = session
     return session
