@@ -235,12 +235,21 @@ def tuning_section(study: Any) -> str:
     """The HTML report section of a study: best parameters, history and importances."""
     complete, pruned = finished_trials(study)
     metric = study.user_attrs.get("metric", "objective")
+    # Optuna names a study kept in memory "no-name-<uuid>": say what it is instead
+    name = study.study_name
+    if name.startswith("no-name-"):
+        label = "An in-memory Optuna study"
+    else:
+        label = f"Optuna study <b>{html.escape(name)}</b>"
+    scoring = study.user_attrs.get("scoring")
     parts = [
         "<h2>Tuning</h2>",
-        f"<p>Optuna study <b>{html.escape(study.study_name)}</b>: {len(study.trials)} trials "
+        f"<p>{label}: {len(study.trials)} trial{'' if len(study.trials) == 1 else 's'} "
         f"({len(complete)} completed, {len(pruned)} pruned), sampler "
         f"{html.escape(type(study.sampler).__name__)}, pruner "
-        f"{html.escape(type(study.pruner).__name__)}.</p>",
+        f"{html.escape(type(study.pruner).__name__)}."
+        + (f" Validation: {html.escape(scoring)}." if scoring else "")
+        + "</p>",
     ]
     given = [t.number for t in study.trials if t.user_attrs.get(AS_GIVEN)]
     if given:

@@ -65,7 +65,7 @@ def test_report_section_names_the_study_and_its_best_trial(study):
     section = tuning_section(study)
     best = study.best_trial
     assert "<h2>Tuning</h2>" in section
-    assert "12 trials (11 completed, 1 pruned)" in section
+    assert "Optuna study <b>known</b>: 12 trials (11 completed, 1 pruned)" in section
     assert f"trial {best.number}, validation NDCG@20 {best.value:.4f}" in section
     assert section.count("<img") == 2
 
@@ -102,3 +102,13 @@ def test_section_names_the_raced_winner_and_the_model_as_given():
     section = tuning_section(made)
     assert "Best: trial 2, validation NDCG@20 0.4500." in section
     assert "Trial 0 scored the model as given" in section
+
+
+def test_section_says_how_trials_were_validated_and_does_not_print_optuna_s_random_name():
+    made = optuna.create_study(direction="maximize")  # in memory: "no-name-<uuid>"
+    made.set_user_attr("scoring", "2 folds of protocol blog (seeds [0]), every fold")
+    made.add_trial(create_trial(value=0.5, params={"x": 0.5, "y": 0.5}, distributions=SPACE))
+    section = tuning_section(made)
+    assert "no-name-" not in section
+    assert "An in-memory Optuna study: 1 trial (1 completed" in section
+    assert "Validation: 2 folds of protocol blog (seeds [0]), every fold." in section
