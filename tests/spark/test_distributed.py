@@ -83,8 +83,9 @@ def collection_guard(monkeypatch):
     return sizes
 
 
+@pytest.mark.parametrize("routing", ["broadcast", "blocks"])
 def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
-    spark, planted, tmp_path, collection_guard
+    spark, planted, tmp_path, collection_guard, routing
 ):
     # string users and sparse integer items, read from Parquet: the indexing path runs
     frame = pd.DataFrame(
@@ -99,7 +100,10 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     model = ALS("implicit", factors=5, iterations=2, random_state=1, backend="spark")
     from alsrec.spark import fit_spark
 
-    fit_spark(model, source, num_blocks=3, user_col="customer", item_col="sku", rating_col="stars")
+    fit_spark(
+        model, source, num_blocks=3, user_col="customer", item_col="sku", rating_col="stars",
+        routing=routing,
+    )  # fmt: skip
     # only per-block rows, aggregates and id maps came back: never nnz rows
     assert collection_guard, "the guard saw no collection at all"
     assert max(collection_guard) <= max(planted.shape) < planted.nnz
@@ -112,12 +116,16 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     np.testing.assert_allclose(model.loss_history_, local.loss_history_, rtol=1e-9)
 
 
-@pytest.fixture(scope="module")
-def fitted(spark, planted):
+@pytest.fixture(scope="module", params=["broadcast", "blocks"])
+def fitted(spark, planted, request):
+    """An explicit fit with biases; outputs are written from either routing's factor blocks."""
     from alsrec.spark import fit_spark
 
     settings = {"factors": 5, "iterations": 2, "random_state": 0}
-    model = fit_spark(ALS("explicit", backend="spark", **settings), planted, spark, num_blocks=2)
+    model = fit_spark(
+        ALS("explicit", backend="spark", **settings), planted, spark, num_blocks=2,
+        routing=request.param,
+    )  # fmt: skip
     return planted, model
 
 
