@@ -213,9 +213,7 @@ def test_routed_pieces_never_take_a_broadcast_join_and_blocks_get_partitions_of_
     per_partition = by_user.blocks.rdd.glom().map(len).collect()
     assert sorted(per_partition) == [1] * parts
     start = np.random.default_rng(0).standard_normal((n_items, k)).astype(np.float32)
-    fixed = distributed._factor_frame(
-        spark.sparkContext, by_item, start, k, np.float32, distributed._local
-    )
+    fixed = distributed._initial_frame(spark.sparkContext, by_item, start, k, np.float32)
     previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", str(2**40))  # anything would fit
     try:

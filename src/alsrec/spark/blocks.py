@@ -236,7 +236,6 @@ def half_step(
     solver: str,
     cg_steps: int,
     with_loss: bool,
-    token: str | None = None,
 ):
     """mapInArrow over blocks: solve each block's rows; emit factors and partial sums.
 
@@ -245,34 +244,14 @@ def half_step(
     new factors, its failed-row count, its observed loss terms against ``other``,
     its penalty sum reg_u |x_u|^2 and its partial Gram x^T x, so the driver gets
     the next Gram and the exact loss from one small aggregation.
-
-    With a ``token`` (naming one side's blocks of one fit) parsed blocks are
-    kept in the Python worker (:func:`remember_block`), and the input may be
-    block numbers only: a block this worker has kept is solved from memory,
-    and one it has not is answered with ``failed = MISSING`` and no factors,
-    for the driver to send again with its cells.
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         fixed = other.value
         with task_threads():
             for batch in batches:
-                light = "indptr" not in batch.schema.names
                 for j in range(batch.num_rows):
-                    if light:
-                        block = int(batch.column("block")[j].as_py())
-                        kept = _KEPT.get((token, block))
-                        if kept is None:
-                            yield _one_row(
-                                block=block, rows=b"", factors=b"", failed=MISSING,
-                                observed=0.0, penalty=0.0, gram=b"",
-                            )  # fmt: skip
-                            continue
-                        rows, csr = kept
-                    else:
-                        block, rows, csr = read_block(batch, j, dtype)
-                        if token is not None:
-                            remember_block(token, block, rows, csr)
+                    block, rows, csr = read_block(batch, j, dtype)
                     reg = objective.row_regularization(np.diff(csr[0]), n_other)
                     start = None if warm is None else warm.value[rows]
                     solved, failed = _solve_rows(
@@ -291,27 +270,6 @@ def half_step(
                     )
 
     return run
-
-
-# ---------------------------------------------------------------- blocks kept in workers
-# Parsed blocks kept by this Python worker between half-steps, so a half-step can ship
-# block numbers instead of every cell (Spark reuses its Python workers). Only the two
-# sides of the newest fit are kept: a worker serves fits one after another.
-MISSING = -1  # "failed" of a block this worker does not hold: send it again with cells
-_KEPT: dict[tuple[str | None, int], tuple[np.ndarray, tuple]] = {}
-_KEPT_TOKENS: list[str] = []
-
-
-def remember_block(token: str, block: int, rows: np.ndarray, csr: tuple) -> None:
-    """Keep one parsed block of the side named ``token`` in this worker."""
-    if token not in _KEPT_TOKENS:
-        _KEPT_TOKENS.append(token)
-        while len(_KEPT_TOKENS) > 2:  # an older fit's blocks: nobody asks for them again
-            stale = _KEPT_TOKENS.pop(0)
-            for key in [key for key in _KEPT if key[0] == stale]:
-                del _KEPT[key]
-    # copies: the Arrow batch the views point into belongs to Spark's reader
-    _KEPT[(token, block)] = (rows.copy(), tuple(part.copy() for part in csr))
 
 
 # ---------------------------------------------------------------- block routing

@@ -48,8 +48,7 @@ broadcast).
 from __future__ import annotations
 
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,15 +75,10 @@ ROUTINGS = ("auto", "broadcast", "blocks")
 
 @dataclass
 class _Side:
-    """One orientation of the interactions: its persisted CSR blocks and their value dtype.
-
-    ``token`` names these blocks in the Python workers that keep them parsed
-    between half-steps (see :func:`alsrec.spark.blocks.remember_block`).
-    """
+    """One orientation of the interactions: its persisted CSR blocks and their value dtype."""
 
     blocks: Any
     dtype: Any
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 def fit_spark(
@@ -185,7 +179,7 @@ def fit_spark(
     solver, cg_steps = estimator.resolved_solver(), estimator.cg_steps
     if routed:  # the fixed side as a DataFrame of factor blocks; x starts at zero
         user_routes, item_routes = _routes(by_user, by_item), _routes(by_item, by_user)
-        y, x = _factor_frame(sc, by_item, y, k, dtype, _local), None
+        y, x = _initial_frame(sc, by_item, y, k, dtype), None
         start_frame = y
     else:
         x = np.zeros((n_users, k), dtype=dtype)
@@ -203,16 +197,13 @@ def fit_spark(
             x, y, item_gram = user_step.frame, item_step.frame, item_step.gram
             finite = np.isfinite([user_step.penalty, item_step.penalty]).all()
         else:
-            light = iteration > 1  # the workers hold the parsed blocks from then on
             user_step = _half_step(
-                sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, k, False,
-                light,
-            )  # fmt: skip
+                sc, by_user, y, x, item_gram, objective, n_items, solver, cg_steps, dtype, k, False
+            )
             x, user_gram = user_step.factors, user_step.gram
             item_step = _half_step(
-                sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, k, True,
-                light,
-            )  # fmt: skip
+                sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k, True
+            )
             y, item_gram = item_step.factors, item_step.gram
             finite = np.isfinite(x).all() and np.isfinite(y).all()
         failed = user_step.failed + item_step.failed
@@ -229,7 +220,7 @@ def fit_spark(
             + item_step.penalty
         )
         history.append(float(loss))
-        if steps is not None and routed:
+        if steps is not None:
             _release(steps[0].frame)
             _release(steps[1].frame)
         elif routed:
@@ -240,11 +231,7 @@ def fit_spark(
             break
         if converged(history, estimator.tol):
             break
-    if routed:
-        user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
-    else:  # factor blocks for the executor-side outputs, from the driver's factors
-        user_frame = _factor_frame(sc, by_user, x, k, dtype, _checkpoint)
-        item_frame = _factor_frame(sc, by_item, y, k, dtype, _checkpoint)
+    user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
     if routed:  # training never needed them on the driver; the fitted model does
         for frame in (user_routes, item_routes, *(step.frame for step in steps)):
             _release(frame)
@@ -525,39 +512,24 @@ class _Step:
 
 
 def _half_step(
-    sc, side, other, warm, other_gram, objective, n_other, solver, cg_steps, k, with_loss, light
+    sc, side, other, warm, other_gram, objective, n_other, solver, cg_steps, dtype, k, with_loss
 ) -> _Step:
-    """Solve one side's rows on the executors against the broadcast ``other``.
-
-    ``light``: ship block numbers only; the Python workers solve the blocks they
-    keep from earlier half-steps, and the blocks a worker does not hold are
-    sent again with their cells in a second job.
-    """
-    from pyspark.sql import functions as F
-
+    """Solve one side's rows on the executors against the broadcast ``other``."""
     shared = sc.broadcast(other)
     previous = sc.broadcast(warm) if solver == "cg" else None
     gram = objective.unobserved_weight * other_gram
-    solve = B.half_step(
-        side.dtype, objective, shared, previous, gram, n_other, solver, cg_steps, with_loss,
-        side.token,
-    )  # fmt: skip
-    source = side.blocks.select("block") if light else side.blocks
+    frame = side.blocks.mapInArrow(
+        B.half_step(dtype, objective, shared, previous, gram, n_other, solver, cg_steps, with_loss),
+        B.FACTOR_SCHEMA,
+    ).persist()
     # One action per half-step: each block's row brings its new factor rows (the next
     # broadcast needs them on the driver anyway) with its k x k partial Gram and loss terms,
     # which the driver sums; a separate tree aggregation would be a second Spark job.
-    solved = source.mapInArrow(solve, B.FACTOR_SCHEMA).collect()  # one row per block
-    missing = [row["block"] for row in solved if row["failed"] == B.MISSING]
-    if missing:
-        again = side.blocks.where(F.col("block").isin(missing))
-        solved = [row for row in solved if row["failed"] != B.MISSING]
-        solved += again.mapInArrow(solve, B.FACTOR_SCHEMA).collect()
-    factors = np.zeros((len(warm), k), dtype=side.dtype)
+    factors = np.zeros((len(warm), k), dtype=dtype)
     gram_sum, failed, observed, penalty = np.zeros(k * k), 0, 0.0, 0.0
-    # in block order: which worker held which block must not change a sum's rounding
-    for block in sorted(solved, key=lambda row: row["block"]):
+    for block in frame.collect():  # one row per block, never interactions
         factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
-            block["factors"], side.dtype
+            block["factors"], dtype
         ).reshape(-1, k)
         gram_sum += np.frombuffer(block["gram"], np.float64)
         failed += block["failed"]
@@ -566,7 +538,7 @@ def _half_step(
     shared.unpersist()
     if previous is not None:
         previous.unpersist()
-    return _Step(None, factors, gram_sum.reshape(k, k), int(failed), observed, penalty)
+    return _Step(frame, factors, gram_sum.reshape(k, k), int(failed), observed, penalty)
 
 
 # ---------------------------------------------------------------- block routing
@@ -603,24 +575,14 @@ def _routes(solving: _Side, fixed: _Side):
     return routes
 
 
-def _factor_frame(sc, side: _Side, factors: np.ndarray, k: int, dtype, keep):
-    """Driver-side ``factors`` as factor blocks of ``side`` (one broadcast), kept by ``keep``.
-
-    ``keep`` materialises the frame (a checkpoint), so the broadcast can go.
-    """
-    shared = sc.broadcast(factors)
-    frame = keep(
-        side.blocks.mapInArrow(
-            B.initial_factors(dtype, k, shared), "block long, rows binary, factors binary"
-        )
-    )
+def _initial_frame(sc, side: _Side, start: np.ndarray, k: int, dtype):
+    """The driver's random start as factor blocks of ``side`` (one broadcast, once)."""
+    shared = sc.broadcast(start)
+    frame = side.blocks.mapInArrow(
+        B.initial_factors(dtype, k, shared), "block long, rows binary, factors binary"
+    ).localCheckpoint(eager=True)
     shared.unpersist()
     return frame
-
-
-def _local(frame):
-    """A local checkpoint, computed now."""
-    return frame.localCheckpoint(eager=True)
 
 
 def _pieces(fixed, routes, warm, side: _Side, k: int, solver: str):
