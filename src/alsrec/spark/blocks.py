@@ -149,6 +149,16 @@ def read_block(batch: pa.RecordBatch, j: int, dtype: Any):
     )
 
 
+def factor_rows(
+    batches: Iterator[pa.RecordBatch], dtype: Any, k: int
+) -> Iterator[tuple[pa.RecordBatch, int, np.ndarray, np.ndarray]]:
+    """(batch, j, rows, factors as rows x k) for every row of factor-block batches."""
+    for batch in batches:
+        for j in range(batch.num_rows):
+            rows = buffer(batch.column("rows")[j], np.int64)
+            yield batch, j, rows, buffer(batch.column("factors")[j], dtype).reshape(-1, k)
+
+
 # ---------------------------------------------------------------- executor functions
 def to_blocks(dtype: Any, keys: np.ndarray | None = None):
     """mapInArrow: one partition's (r, c, v) rows -> one CSR block row (rows sorted).
@@ -323,19 +333,16 @@ def route_rows(dtype: Any, k: int):
     """mapInArrow over (factor block joined with its routes): the rows each ``dst`` needs."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for j in range(batch.num_rows):
-                rows = buffer(batch.column("rows")[j], np.int64)
-                factors = buffer(batch.column("factors")[j], dtype).reshape(-1, k)
-                wanted = batch.column("idx")[j].values.to_numpy().astype(np.int64)
-                order = np.argsort(rows, kind="stable")
-                position = order[np.searchsorted(rows[order], wanted)]
-                yield _one_row(
-                    dst=int(batch.column("dst")[j].as_py()),
-                    own=False,
-                    rows=wanted.tobytes(),
-                    factors=np.ascontiguousarray(factors[position]).tobytes(),
-                )
+        for batch, j, rows, factors in factor_rows(batches, dtype, k):
+            wanted = batch.column("idx")[j].values.to_numpy().astype(np.int64)
+            order = np.argsort(rows, kind="stable")
+            position = order[np.searchsorted(rows[order], wanted)]
+            yield _one_row(
+                dst=int(batch.column("dst")[j].as_py()),
+                own=False,
+                rows=wanted.tobytes(),
+                factors=np.ascontiguousarray(factors[position]).tobytes(),
+            )
 
     return run
 
@@ -475,18 +482,16 @@ def explode_factors(dtype: Any, k: int):
     """mapInArrow over factor blocks: one (index, factors array) row per matrix row."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for j in range(batch.num_rows):
-                rows = buffer(batch.column("rows")[j], np.int64)
-                values = buffer(batch.column("factors")[j], dtype).astype(np.float32)
-                lists = pa.FixedSizeListArray.from_arrays(pa.array(values), k)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(rows),
-                        pa.ListArray.from_arrays(_offsets(len(rows), k), lists.flatten()),
-                    ],
-                    names=["index", "factors"],
-                )
+        for _, _, rows, factors in factor_rows(batches, dtype, k):
+            values = factors.astype(np.float32).ravel()
+            lists = pa.FixedSizeListArray.from_arrays(pa.array(values), k)
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(rows),
+                    pa.ListArray.from_arrays(_offsets(len(rows), k), lists.flatten()),
+                ],
+                names=["index", "factors"],
+            )
 
     return run
 
@@ -499,20 +504,17 @@ def pick_rows(dtype: Any, k: int, wanted: Any):
     """mapInArrow over factor blocks: only the rows whose index is in ``wanted`` (a broadcast)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for j in range(batch.num_rows):
-                rows = buffer(batch.column("rows")[j], np.int64)
-                keep = np.isin(rows, wanted.value)
-                if keep.any():
-                    values = buffer(batch.column("factors")[j], dtype).reshape(-1, k)[keep]
-                    yield _one_row(
-                        block=int(batch.column("block")[j].as_py()),
-                        rows=rows[keep].tobytes(),
-                        factors=np.ascontiguousarray(values).tobytes(),
-                        failed=0,
-                        observed=0.0,
-                        penalty=0.0,
-                        gram=b"",
-                    )
+        for batch, j, rows, factors in factor_rows(batches, dtype, k):
+            keep = np.isin(rows, wanted.value)
+            if keep.any():
+                yield _one_row(
+                    block=int(batch.column("block")[j].as_py()),
+                    rows=rows[keep].tobytes(),
+                    factors=np.ascontiguousarray(factors[keep]).tobytes(),
+                    failed=0,
+                    observed=0.0,
+                    penalty=0.0,
+                    gram=b"",
+                )
 
     return run
