@@ -236,6 +236,34 @@ def row_biases(dtype: Any, shift: float, col_bias: Any, damping: float):
     return run
 
 
+def _solved_block(
+    block: int,
+    rows: np.ndarray,
+    csr: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fixed: np.ndarray,
+    gram: np.ndarray,
+    reg: np.ndarray,
+    objective: Objective,
+    solver: str,
+    cg_steps: int,
+    start: np.ndarray | None,
+    with_loss: bool,
+) -> pa.RecordBatch:
+    """Solve one block's rows; its FACTOR_SCHEMA row (factors, failures, loss terms, Gram)."""
+    solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start)
+    observed = _observed_loss(csr, solved, fixed, objective) if with_loss else 0.0
+    norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
+    return _one_row(
+        block=block,
+        rows=rows.tobytes(),
+        factors=np.ascontiguousarray(solved).tobytes(),
+        failed=failed,
+        observed=observed,
+        penalty=float(reg @ norms),
+        gram=_gram(solved).tobytes(),
+    )
+
+
 def half_step(
     dtype: Any,
     objective: Objective,
@@ -264,20 +292,10 @@ def half_step(
                     block, rows, csr = read_block(batch, j, dtype)
                     reg = objective.row_regularization(np.diff(csr[0]), n_other)
                     start = None if warm is None else warm.value[rows]
-                    solved, failed = _solve_rows(
-                        csr, fixed, gram, reg, objective, solver, cg_steps, start
-                    )
-                    observed = _observed_loss(csr, solved, fixed, objective) if with_loss else 0.0
-                    norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
-                    yield _one_row(
-                        block=block,
-                        rows=rows.tobytes(),
-                        factors=np.ascontiguousarray(solved).tobytes(),
-                        failed=failed,
-                        observed=observed,
-                        penalty=float(reg @ norms),
-                        gram=_gram(solved).tobytes(),
-                    )
+                    yield _solved_block(
+                        block, rows, csr, fixed, gram, reg, objective, solver, cg_steps, start,
+                        with_loss,
+                    )  # fmt: skip
 
     return run
 
@@ -401,23 +419,10 @@ def solve_routed(
                 start = own_factors[np.searchsorted(own_rows, rows)]
         reg = objective.row_regularization(np.diff(indptr), n_other)
         with task_threads():
-            solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start)
-            observed = _observed_loss(csr, solved, fixed, objective) if with_loss else 0.0
-            norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
-            partial = _gram(solved)
-        return pa.Table.from_batches(
-            [
-                _one_row(
-                    block=block,
-                    rows=rows.tobytes(),
-                    factors=np.ascontiguousarray(solved).tobytes(),
-                    failed=failed,
-                    observed=observed,
-                    penalty=float(reg @ norms),
-                    gram=partial.tobytes(),
-                )
-            ]
-        )
+            row = _solved_block(
+                block, rows, csr, fixed, gram, reg, objective, solver, cg_steps, start, with_loss
+            )
+        return pa.Table.from_batches([row])
 
     return run
 
