@@ -18,6 +18,7 @@ the top of this module, so a kernel signature change is adapted in one place.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,14 @@ OWNER_SCHEMA = "c long, src long"
 NEED_SCHEMA = "c long, dst long"
 PIECE_SCHEMA = "dst long, own boolean, rows binary, factors binary"
 BIAS_SCHEMA = "rows binary, bias binary"
+
+
+@functools.cache
+def schema(ddl: str):
+    """The StructType of a DDL schema, parsed once per process (each parse is a JVM call)."""
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(ddl)
 
 
 # ---------------------------------------------------------------- kernel adapter

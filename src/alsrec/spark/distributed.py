@@ -220,18 +220,19 @@ def fit_spark(
             + item_step.penalty
         )
         history.append(float(loss))
-        if steps is not None:
-            _release(steps[0].frame)
-            _release(steps[1].frame)
-        elif routed:
-            _release(start_frame)
+        if routed:  # the previous step's blocks (or the start) are no longer read
+            for frame in (step.frame for step in steps) if steps else (start_frame,):
+                _release(frame)
         steps = (user_step, item_step)
         elapsed = time.perf_counter() - start
         if estimator.callback is not None and estimator.callback(iteration, elapsed, loss) is False:
             break
         if converged(history, estimator.tol):
             break
-    user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
+    if routed:
+        user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
+    else:  # the driver holds the last steps' block rows: no solve is run again
+        user_frame, item_frame = (_local_frame(session, step.rows) for step in steps)
     if routed:  # training never needed them on the driver; the fitted model does
         for frame in (user_routes, item_routes, *(step.frame for step in steps)):
             _release(frame)
@@ -501,14 +502,19 @@ def _residual(sc, side: _Side, dtype, mu, row_bias, col_bias, parts: int, routed
 # ---------------------------------------------------------------- half-steps
 @dataclass
 class _Step:
-    """A finished half-step: the factor DataFrame and what the driver gathered from it."""
+    """A finished half-step: its factors and the partial sums the driver gathered.
+
+    Routed, the factors stay on the executors (``frame``, checkpointed); broadcast,
+    the driver collected them (``factors``, and the block rows in ``rows``).
+    """
 
     frame: Any
-    factors: np.ndarray | None  # None when routed: the factors stay on the executors
+    factors: np.ndarray | None
     gram: np.ndarray
     failed: int
     observed: float
     penalty: float
+    rows: list | None = None
 
 
 def _half_step(
@@ -520,14 +526,17 @@ def _half_step(
     gram = objective.unobserved_weight * other_gram
     frame = side.blocks.mapInArrow(
         B.half_step(dtype, objective, shared, previous, gram, n_other, solver, cg_steps, with_loss),
-        B.FACTOR_SCHEMA,
-    ).persist()
+        B.schema(B.FACTOR_SCHEMA),
+    )
     # One action per half-step: each block's row brings its new factor rows (the next
     # broadcast needs them on the driver anyway) with its k x k partial Gram and loss terms,
     # which the driver sums; a separate tree aggregation would be a second Spark job.
+    # Nothing is cached on the executors: the fit's factor frames are made from the last
+    # steps' rows, which the driver has.
     factors = np.zeros((len(warm), k), dtype=dtype)
     gram_sum, failed, observed, penalty = np.zeros(k * k), 0, 0.0, 0.0
-    for block in frame.collect():  # one row per block, never interactions
+    blocks = frame.collect()  # one row per block, never interactions
+    for block in blocks:
         factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
             block["factors"], dtype
         ).reshape(-1, k)
@@ -538,7 +547,12 @@ def _half_step(
     shared.unpersist()
     if previous is not None:
         previous.unpersist()
-    return _Step(frame, factors, gram_sum.reshape(k, k), int(failed), observed, penalty)
+    return _Step(None, factors, gram_sum.reshape(k, k), int(failed), observed, penalty, blocks)
+
+
+def _local_frame(session, rows: list):
+    """A factor DataFrame (FACTOR_SCHEMA, one row per block) from rows the driver holds."""
+    return session.createDataFrame(rows, B.schema(B.FACTOR_SCHEMA))
 
 
 # ---------------------------------------------------------------- block routing
@@ -594,7 +608,7 @@ def _pieces(fixed, routes, warm, side: _Side, k: int, solver: str):
         fixed.select(F.col("block").alias("src"), "rows", "factors")
         .hint("merge")
         .join(routes, "src")
-        .mapInArrow(B.route_rows(side.dtype, k), B.PIECE_SCHEMA)
+        .mapInArrow(B.route_rows(side.dtype, k), B.schema(B.PIECE_SCHEMA))
     )
     if warm is not None and solver == "cg":
         own = warm.select(F.col("block").alias("dst"), F.lit(True).alias("own"), "rows", "factors")
@@ -612,7 +626,7 @@ def _routed_step(
     frame = (
         pieces.groupBy("dst")
         .cogroup(side.blocks.groupBy("block"))
-        .applyInArrow(solve, B.FACTOR_SCHEMA)
+        .applyInArrow(solve, B.schema(B.FACTOR_SCHEMA))
         .localCheckpoint(eager=False)
     )
     # the one action: it computes and keeps the blocks, and brings their partial sums
