@@ -57,9 +57,14 @@ def run(
     peer = MLlibALS(factors=k, iterations=iterations, implicit=True, num_blocks=blocks, spark=spark)
     for routing in routings:
         stamps: list[float] = []
-        ours = spark_counterpart(
-            peer, callback=lambda it, elapsed, loss, stamps=stamps: stamps.append(elapsed)
-        )
+
+        def stamp(iteration, elapsed, loss, stamps=stamps):
+            stamps.append(elapsed)
+
+        # MLlib computes no loss while it trains; alsrec then computes it after the last
+        # iteration only (the table's loss column is recomputed for both below)
+        stamp.needs_loss = False
+        ours = spark_counterpart(peer, callback=stamp)
         ours.set_params(backend="spark")
         start = time.perf_counter()
         fit_spark(ours, data, spark, num_blocks=blocks, routing=routing)

@@ -36,8 +36,8 @@ def test_spark_factors_and_losses_equal_single_machine(spark, planted, preset, s
     import alsrec.spark
     from alsrec.spark import fit_spark
 
-    common = {"factors": 6, "iterations": 3, "random_state": 7, **settings}
-    local = ALS(preset, compute_loss=True, **common).fit(planted)
+    common = {"factors": 6, "iterations": 3, "random_state": 7, "compute_loss": True, **settings}
+    local = ALS(preset, **common).fit(planted)
     distributed = fit_spark(
         ALS(preset, backend="spark", **common), planted, spark, num_blocks=3, routing=routing
     )
@@ -49,6 +49,41 @@ def test_spark_factors_and_losses_equal_single_machine(spark, planted, preset, s
         np.testing.assert_allclose(distributed.user_bias_, local.user_bias_, rtol=1e-9)
         np.testing.assert_allclose(distributed.item_bias_, local.item_bias_, rtol=1e-9)
     assert isinstance(distributed.spark_factors_, alsrec.spark.SparkFactors)
+
+
+@pytest.mark.parametrize("routing", ["broadcast", "blocks"])
+def test_spark_computes_the_loss_only_where_it_is_read_as_one_machine_does(spark, planted, routing):
+    from alsrec.spark import fit_spark
+
+    common = {"factors": 6, "iterations": 3, "random_state": 7}
+    # nothing reads the loss: it is computed after the last iteration only
+    local = ALS("implicit", **common).fit(planted)
+    distributed = fit_spark(
+        ALS("implicit", backend="spark", **common), planted, spark, num_blocks=3, routing=routing
+    )
+    assert np.isnan(distributed.loss_history_[:-1]).all()
+    assert distributed.loss_history_[-1] == pytest.approx(local.loss_history_[-1], rel=1e-9)
+    # a callback that reads it gets it every iteration; one that says it does not, NaN
+    seen, blind = [], []
+
+    def reads(iteration, elapsed, loss):
+        seen.append(loss)
+
+    def ignores(iteration, elapsed, loss):
+        blind.append(loss)
+
+    ignores.needs_loss = False
+    for callback in (reads, ignores):
+        fit_spark(
+            ALS("implicit", backend="spark", callback=callback, **common),
+            planted,
+            spark,
+            num_blocks=3,
+            routing=routing,
+        )
+    assert np.isfinite(seen).all()
+    assert np.isnan(blind[:-1]).all()
+    assert np.isfinite(blind[-1])
 
 
 class _Refused(AssertionError):
@@ -107,7 +142,7 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     # only per-block rows, aggregates and id maps came back: never nnz rows
     assert collection_guard, "the guard saw no collection at all"
     assert max(collection_guard) <= max(planted.shape) < planted.nnz
-    local = ALS("implicit", factors=5, iterations=2, random_state=1, compute_loss=True).fit(
+    local = ALS("implicit", factors=5, iterations=2, random_state=1).fit(
         Interactions.from_dataframe(frame, "customer", "sku", "stars")
     )
     np.testing.assert_array_equal(model.user_ids_, local.user_ids_)

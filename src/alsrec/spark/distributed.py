@@ -183,7 +183,11 @@ def fit_spark(
         start_frame = y
     else:
         x = np.zeros((n_users, k), dtype=dtype)
+    # as on one machine: the observed loss terms cost a pass over the interactions, so
+    # they are computed only where something reads the loss (else after the last iteration)
+    every_iteration, at_end = estimator._loss_schedule()
     for iteration in range(1, iterations + 1):
+        with_loss = every_iteration or (at_end and iteration == iterations)
         if routed:
             user_step = _routed_step(
                 by_user, user_routes, y, x, item_gram, objective, n_items, solver, cg_steps, k,
@@ -192,7 +196,7 @@ def fit_spark(
             x, user_gram = user_step.frame, user_step.gram
             item_step = _routed_step(
                 by_item, item_routes, x, y, user_gram, objective, n_users, solver, cg_steps, k,
-                True,
+                with_loss,
             )  # fmt: skip
             x, y, item_gram = user_step.frame, item_step.frame, item_step.gram
             finite = np.isfinite([user_step.penalty, item_step.penalty]).all()
@@ -202,8 +206,9 @@ def fit_spark(
             )
             x, user_gram = user_step.factors, user_step.gram
             item_step = _half_step(
-                sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k, True
-            )
+                sc, by_item, x, y, user_gram, objective, n_users, solver, cg_steps, dtype, k,
+                with_loss,
+            )  # fmt: skip
             y, item_gram = item_step.factors, item_step.gram
             finite = np.isfinite(x).all() and np.isfinite(y).all()
         failed = user_step.failed + item_step.failed
@@ -213,12 +218,14 @@ def fit_spark(
                 f"solved, or factors became NaN/inf); raise regularization or use "
                 f"dtype='float64'. The model was left unfitted."
             )
-        loss = (
-            item_step.observed
-            + objective.unobserved_weight * float(np.sum(user_gram * item_gram))
-            + user_step.penalty
-            + item_step.penalty
-        )
+        loss = float("nan")
+        if with_loss:
+            loss = (
+                item_step.observed
+                + objective.unobserved_weight * float(np.sum(user_gram * item_gram))
+                + user_step.penalty
+                + item_step.penalty
+            )
         history.append(float(loss))
         if routed:  # the previous step's blocks (or the start) are no longer read
             for frame in (step.frame for step in steps) if steps else (start_frame,):
