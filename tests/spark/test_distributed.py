@@ -92,7 +92,7 @@ class _Refused(AssertionError):
 
 @pytest.fixture
 def collection_guard(monkeypatch):
-    """Record every driver-side collection; refuse pandas/Arrow collections outright."""
+    """Record the rows of every driver-side collection; refuse pandas and row iterators."""
     from pyspark import RDD
     from pyspark.sql.classic.dataframe import DataFrame
 
@@ -107,10 +107,19 @@ def collection_guard(monkeypatch):
 
         return wrapper
 
+    def counting_arrow(original):
+        def wrapper(self, *args, **kwargs):
+            table = original(self, *args, **kwargs)
+            sizes.append(table.num_rows)
+            return table
+
+        return wrapper
+
     def refuse(self, *args, **kwargs):
-        raise _Refused("the training path collected a DataFrame to pandas/Arrow")
+        raise _Refused("the training path collected a DataFrame to pandas or row by row")
 
     monkeypatch.setattr(DataFrame, "collect", counting(DataFrame.collect))
+    monkeypatch.setattr(DataFrame, "toArrow", counting_arrow(DataFrame.toArrow))
     monkeypatch.setattr(DataFrame, "toLocalIterator", refuse)
     monkeypatch.setattr(DataFrame, "toPandas", refuse)
     monkeypatch.setattr(RDD, "collect", counting(RDD.collect))

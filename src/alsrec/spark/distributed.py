@@ -10,19 +10,20 @@ The interactions stay a Spark DataFrame, cut twice into CSR blocks: by user
 3. solves every block's rows with alsrec's numba kernels inside
    ``mapInArrow`` (one Arrow row per block: no per-row Python);
 4. returns a factor DataFrame (one row per block) holding the new rows, the
-   block's partial Gram, its penalty and (item half-step) its observed loss
-   terms, so the exact objective of every iteration comes from distributed
-   partial sums:  L = observed + w0 <X^T X, Y^T Y> + penalties. One Spark
-   action (a collect of one row per block) ends each half-step: the factor
-   rows must reach the driver for the next broadcast, and the partial sums
-   ride along, so a half-step is one Spark job.
+   block's partial Gram, its penalty and (item half-step, where the loss is
+   read) its observed loss terms, so the exact objective comes from
+   distributed partial sums:  L = observed + w0 <X^T X, Y^T Y> + penalties.
+   One Spark action (an Arrow collection of one row per block) ends each
+   half-step: the factor rows must reach the driver for the next broadcast,
+   and the partial sums ride along, so a half-step is one Spark job.
 
 Two routings of the fixed side's factors (``routing=``):
 
 - ``"broadcast"``: the driver and every executor hold one side's factors,
   (n_users + n_items) x k values at most (see the README's memory table).
-  Each half-step restarts from a broadcast, so a factor DataFrame's lineage
-  is one step long.
+  Each half-step restarts from a broadcast and nothing is cached per step;
+  the fitted factor frames are made from the last steps' rows, which the
+  driver holds.
 - ``"blocks"`` (MLlib-style): factors stay DataFrames of blocks on the
   executors and never reach the driver during training. A routing table,
   built once on the cluster, lists for every (fixed block, solving block)
@@ -38,9 +39,9 @@ Two routings of the fixed side's factors (``routing=``):
   fails it, as with MLlib between its checkpoints).
 
 ``"auto"`` broadcasts while both factor matrices together stay under
-:data:`BROADCAST_LIMIT_BYTES`. The final factors are checkpointed (when the
-context has a checkpoint folder) so outputs written later do not recompute
-training. Interactions are never collected: ids are indexed on the cluster,
+:data:`BROADCAST_LIMIT_BYTES`. Routed, the final factors are checkpointed
+(reliably when the context has a checkpoint folder) so outputs written later
+do not recompute training. Interactions are never collected: ids are indexed on the cluster,
 biases and counts come back as per-row aggregates (one number per row,
 broadcast).
 """
@@ -521,7 +522,7 @@ class _Step:
     failed: int
     observed: float
     penalty: float
-    rows: list | None = None
+    rows: Any = None  # broadcast: the blocks' rows as collected (an Arrow table)
 
 
 def _half_step(
@@ -540,25 +541,27 @@ def _half_step(
     # which the driver sums; a separate tree aggregation would be a second Spark job.
     # Nothing is cached on the executors: the fit's factor frames are made from the last
     # steps' rows, which the driver has.
+    # Arrow, not collect(): for MB-sized binary values it is 3x faster (0.1 against 0.3 s
+    # for 25 MB of factors on local[2]), and the rows are read without copies.
+    blocks = frame.toArrow()  # one row per block, never interactions
     factors = np.zeros((len(warm), k), dtype=dtype)
-    gram_sum, failed, observed, penalty = np.zeros(k * k), 0, 0.0, 0.0
-    blocks = frame.collect()  # one row per block, never interactions
-    for block in blocks:
-        factors[np.frombuffer(block["rows"], np.int64)] = np.frombuffer(
-            block["factors"], dtype
-        ).reshape(-1, k)
-        gram_sum += np.frombuffer(block["gram"], np.float64)
-        failed += block["failed"]
-        observed += block["observed"]
-        penalty += block["penalty"]
+    for j in range(blocks.num_rows):
+        rows = B.buffer(blocks.column("rows")[j], np.int64)
+        factors[rows] = B.buffer(blocks.column("factors")[j], dtype).reshape(-1, k)
+    gram_sum = np.zeros(k * k)
+    for j in range(blocks.num_rows):  # in block order, as the single machine's Gram
+        gram_sum += B.buffer(blocks.column("gram")[j], np.float64)
+    failed, observed, penalty = (
+        sum(blocks.column(name).to_pylist()) for name in ("failed", "observed", "penalty")
+    )
     shared.unpersist()
     if previous is not None:
         previous.unpersist()
     return _Step(None, factors, gram_sum.reshape(k, k), int(failed), observed, penalty, blocks)
 
 
-def _local_frame(session, rows: list):
-    """A factor DataFrame (FACTOR_SCHEMA, one row per block) from rows the driver holds."""
+def _local_frame(session, rows):
+    """A factor DataFrame (FACTOR_SCHEMA, one row per block) from an Arrow table it holds."""
     return session.createDataFrame(rows, B.schema(B.FACTOR_SCHEMA))
 
 
