@@ -4,6 +4,8 @@ Every test runs on the real local[2] session with several blocks, so rows are
 solved in separate tasks against broadcast factors and a tree-aggregated Gram.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,6 +86,15 @@ def test_spark_computes_the_loss_only_where_it_is_read_as_one_machine_does(spark
     assert np.isfinite(seen).all()
     assert np.isnan(blind[:-1]).all()
     assert np.isfinite(blind[-1])
+    # never: every entry NaN; tol: every loss, and training stops where one machine stops
+    never = ALS("implicit", backend="spark", compute_loss=False, **common)
+    assert np.isnan(fit_spark(never, planted, spark, routing=routing).loss_history_).all()
+    settings = {**common, "iterations": 30, "tol": 1e-3}
+    stopped = ALS("implicit", backend="spark", **settings)
+    fit_spark(stopped, planted, spark, routing=routing)
+    alone = ALS("implicit", **settings).fit(planted)
+    assert stopped.n_iter_ == alone.n_iter_ < 30
+    np.testing.assert_allclose(stopped.loss_history_, alone.loss_history_, rtol=1e-9)
 
 
 class _Refused(AssertionError):
@@ -141,7 +152,9 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     )
     frame.to_parquet(tmp_path / "ratings.parquet")
     source = spark.read.parquet(str(tmp_path / "ratings.parquet"))
-    model = ALS("implicit", factors=5, iterations=2, random_state=1, backend="spark")
+    model = ALS(
+        "implicit", factors=5, iterations=2, random_state=1, compute_loss=True, backend="spark"
+    )
     from alsrec.spark import fit_spark
 
     fit_spark(
@@ -151,7 +164,7 @@ def test_raw_ids_are_indexed_on_the_cluster_and_interactions_never_collected(
     # only per-block rows, aggregates and id maps came back: never nnz rows
     assert collection_guard, "the guard saw no collection at all"
     assert max(collection_guard) <= max(planted.shape) < planted.nnz
-    local = ALS("implicit", factors=5, iterations=2, random_state=1).fit(
+    local = ALS("implicit", factors=5, iterations=2, random_state=1, compute_loss=True).fit(
         Interactions.from_dataframe(frame, "customer", "sku", "stars")
     )
     np.testing.assert_array_equal(model.user_ids_, local.user_ids_)
@@ -189,7 +202,12 @@ def test_saved_factors_load_into_the_local_model_and_fold_in_agrees(fitted, tmp_
 
     data, model = fitted
     model.spark_factors_.save(tmp_path / "factors")
+    # strict JSON: the iterations whose loss nobody read are NaN, stored as null
+    meta = (tmp_path / "factors" / "alsrec-factors.json").read_text()
+    json.loads(meta, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     loaded = load_factors(tmp_path / "factors", data)
+    np.testing.assert_array_equal(loaded.loss_history_, model.loss_history_)  # NaN == NaN here
+    assert np.isnan(model.loss_history_[0])
     np.testing.assert_array_equal(loaded.user_factors_, model.user_factors_)
     np.testing.assert_array_equal(loaded.item_factors_, model.item_factors_)
     np.testing.assert_allclose(loaded.user_bias_, model.user_bias_)
@@ -209,19 +227,23 @@ def test_block_routing_keeps_factors_off_the_driver_while_training(spark, plante
     from alsrec.spark import distributed, fit_spark
 
     broadcasts, factor_collects = [], []
-    broadcast, collect = SparkContext.broadcast, DataFrame.collect
+    broadcast = SparkContext.broadcast
 
     def recording_broadcast(self, value):
         broadcasts.append(np.shape(value))
         return broadcast(self, value)
 
-    def recording_collect(self):
-        if "factors" in self.columns:
-            factor_collects.append(self.columns)
-        return collect(self)
+    def recording(original):
+        def collection(self, *args, **kwargs):
+            if "factors" in self.columns:
+                factor_collects.append(self.columns)
+            return original(self, *args, **kwargs)
+
+        return collection
 
     monkeypatch.setattr(SparkContext, "broadcast", recording_broadcast)
-    monkeypatch.setattr(DataFrame, "collect", recording_collect)
+    monkeypatch.setattr(DataFrame, "collect", recording(DataFrame.collect))
+    monkeypatch.setattr(DataFrame, "toArrow", recording(DataFrame.toArrow))
     monkeypatch.setattr(distributed, "BROADCAST_LIMIT_BYTES", 0)  # "auto" must route now
     model = ALS("implicit", backend="spark", factors=6, iterations=4, solver="cg", random_state=7)
     fit_spark(model, planted, spark, num_blocks=3)

@@ -368,15 +368,17 @@ class ALS(
         self.fit_seconds_ = time.perf_counter() - start
         return self
 
-    def _loss_schedule(self) -> tuple[bool, bool]:
+    def _loss_schedule(self, draws_progress: bool = True) -> tuple[bool, bool]:
         """(compute the loss after every iteration, compute it after the last one).
 
         The loss costs 15-20% of a CG fit on small data, so by default it is
-        computed only where something reads it each iteration.
+        computed only where something reads it each iteration: ``tol``, a
+        callback, or the progress bar (for fits that draw one, ``draws_progress``).
         """
         if self.compute_loss is None:
             reads = self.callback is not None and getattr(self.callback, "needs_loss", True)
-            return self.tol is not None or self.show_progress or reads, True
+            bar = self.show_progress and draws_progress
+            return self.tol is not None or bar or reads, True
         return self.compute_loss, self.compute_loss
 
     def _call_back(self, trainer, data, state, iteration: int, elapsed: float, loss: float) -> bool:

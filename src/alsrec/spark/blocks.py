@@ -52,12 +52,22 @@ PIECE_SCHEMA = "dst long, own boolean, rows binary, factors binary"
 BIAS_SCHEMA = "rows binary, bias binary"
 
 
-@functools.cache
 def schema(ddl: str):
-    """The StructType of a DDL schema, parsed once per process (each parse is a JVM call)."""
+    """The StructType of a DDL schema, parsed once per process (each parse is a JVM call).
+
+    A fresh object each call: Spark keeps the one it is given as the frame's
+    schema, and ``StructType.add`` changes a schema in place.
+    """
+    from pyspark.sql.types import StructType
+
+    return StructType.fromJson(_parsed_schema(ddl))
+
+
+@functools.cache
+def _parsed_schema(ddl: str) -> dict:
     from pyspark.sql.types import _parse_datatype_string
 
-    return _parse_datatype_string(ddl)
+    return _parse_datatype_string(ddl).jsonValue()
 
 
 # ---------------------------------------------------------------- kernel adapter
@@ -260,7 +270,7 @@ def _solved_block(
 ) -> pa.RecordBatch:
     """Solve one block's rows; its FACTOR_SCHEMA row (factors, failures, loss terms, Gram)."""
     solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start)
-    observed = _observed_loss(csr, solved, fixed, objective) if with_loss else 0.0
+    observed = _observed_loss(csr, solved, fixed, objective) if with_loss else float("nan")
     norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
     return _one_row(
         block=block,

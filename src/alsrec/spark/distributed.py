@@ -65,7 +65,7 @@ from alsrec.models.als import ALS, register_fit_backend
 from alsrec.models.objective import Objective
 from alsrec.models.training import converged
 from alsrec.spark import blocks as B
-from alsrec.spark.output import SparkFactors, _gather
+from alsrec.spark.output import SparkFactors, _gather, place_rows
 
 BIAS_SWEEPS = 3  # as alsrec.models.training.fit_biases
 # routing="auto" broadcasts while (n_users + n_items) x k factor values fit in this: above
@@ -98,7 +98,8 @@ def fit_spark(
     ----------
     estimator : ALS
         Any preset and settings; ``solver``, ``cg_steps``, ``dtype``,
-        ``random_state``, ``callback`` and ``tol`` act as in the single-machine fit.
+        ``random_state``, ``callback``, ``tol`` and ``compute_loss`` act as in
+        the single-machine fit (no progress bar is drawn).
     data : pyspark.sql.DataFrame or Interactions
         A DataFrame of (user, item[, rating]) rows with ids of any type, or
         alsrec Interactions (sent to the cluster through Arrow).
@@ -186,9 +187,11 @@ def fit_spark(
         x = np.zeros((n_users, k), dtype=dtype)
     # as on one machine: the observed loss terms cost a pass over the interactions, so
     # they are computed only where something reads the loss (else after the last iteration)
-    every_iteration, at_end = estimator._loss_schedule()
+    every_iteration, at_end = estimator._loss_schedule(draws_progress=False)
     for iteration in range(1, iterations + 1):
         with_loss = every_iteration or (at_end and iteration == iterations)
+        if not routed:
+            steps = None  # their factors are the arrays this iteration replaces
         if routed:
             user_step = _routed_step(
                 by_user, user_routes, y, x, item_gram, objective, n_items, solver, cg_steps, k,
@@ -239,8 +242,9 @@ def fit_spark(
             break
     if routed:
         user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
-    else:  # the driver holds the last steps' block rows: no solve is run again
-        user_frame, item_frame = (_local_frame(session, step.rows) for step in steps)
+    else:  # the driver holds the last steps' factors: no solve is run again
+        user_frame = _local_frame(session, steps[0].rows, x)
+        item_frame = _local_frame(session, steps[1].rows, y)
     if routed:  # training never needed them on the driver; the fitted model does
         for frame in (user_routes, item_routes, *(step.frame for step in steps)):
             _release(frame)
@@ -522,7 +526,7 @@ class _Step:
     failed: int
     observed: float
     penalty: float
-    rows: Any = None  # broadcast: the blocks' rows as collected (an Arrow table)
+    rows: Any = None  # broadcast: the blocks' table as collected, without the factors
 
 
 def _half_step(
@@ -541,28 +545,44 @@ def _half_step(
     # which the driver sums; a separate tree aggregation would be a second Spark job.
     # Nothing is cached on the executors: the fit's factor frames are made from the last
     # steps' rows, which the driver has.
-    # Arrow, not collect(): for MB-sized binary values it is 3x faster (0.1 against 0.3 s
-    # for 25 MB of factors on local[2]), and the rows are read without copies.
     blocks = frame.toArrow()  # one row per block, never interactions
     factors = np.zeros((len(warm), k), dtype=dtype)
-    for j in range(blocks.num_rows):
-        rows = B.buffer(blocks.column("rows")[j], np.int64)
-        factors[rows] = B.buffer(blocks.column("factors")[j], dtype).reshape(-1, k)
-    gram_sum = np.zeros(k * k)
-    for j in range(blocks.num_rows):  # in block order, as the single machine's Gram
-        gram_sum += B.buffer(blocks.column("gram")[j], np.float64)
-    failed, observed, penalty = (
-        sum(blocks.column(name).to_pylist()) for name in ("failed", "observed", "penalty")
-    )
+    place_rows(blocks, factors)
     shared.unpersist()
     if previous is not None:
         previous.unpersist()
-    return _Step(None, factors, gram_sum.reshape(k, k), int(failed), observed, penalty, blocks)
+    # the factors live on in the driver's arrays; the rest is a few numbers per block
+    return _Step(None, factors, *_partial_sums(blocks, k), rows=blocks.drop_columns(["factors"]))
 
 
-def _local_frame(session, rows):
-    """A factor DataFrame (FACTOR_SCHEMA, one row per block) from an Arrow table it holds."""
-    return session.createDataFrame(rows, B.schema(B.FACTOR_SCHEMA))
+def _partial_sums(blocks, k: int) -> tuple[np.ndarray, int, float, float]:
+    """(Gram, failed rows, observed loss, penalty) summed over an Arrow table of solved blocks.
+
+    In the table's (block) order, so a fit sums them the same way every time.
+    """
+    gram = np.zeros(k * k)
+    for j in range(blocks.num_rows):
+        gram += B.buffer(blocks.column("gram")[j], np.float64)
+    failed, observed, penalty = (
+        sum(blocks.column(name).to_pylist()) for name in ("failed", "observed", "penalty")
+    )
+    return gram.reshape(k, k), int(failed), float(observed), float(penalty)
+
+
+def _local_frame(session, blocks, factors: np.ndarray):
+    """The fitted factor DataFrame (FACTOR_SCHEMA, one row per block) of a broadcast fit.
+
+    ``blocks`` is the last half-step's table without its factors, which the
+    driver holds in ``factors``; the frame is checkpointed, so the factors move
+    to the executors (reliable storage when the context has a checkpoint folder)
+    instead of riding inside every task that reads them.
+    """
+    import pyarrow as pa
+
+    rows = [B.buffer(blocks.column("rows")[j], np.int64) for j in range(blocks.num_rows)]
+    column = pa.array([np.ascontiguousarray(factors[r]).tobytes() for r in rows], pa.binary())
+    table = blocks.add_column(2, "factors", column)
+    return _checkpoint(session.createDataFrame(table, B.schema(B.FACTOR_SCHEMA)))
 
 
 # ---------------------------------------------------------------- block routing
@@ -640,14 +660,8 @@ def _routed_step(
         .localCheckpoint(eager=False)
     )
     # the one action: it computes and keeps the blocks, and brings their partial sums
-    k2 = np.zeros(k * k)
-    failed, observed, penalty = 0, 0.0, 0.0
-    for block in frame.select("gram", "failed", "observed", "penalty").collect():
-        k2 += np.frombuffer(block["gram"], np.float64)
-        failed += block["failed"]
-        observed += block["observed"]
-        penalty += block["penalty"]
-    return _Step(frame, None, k2.reshape(k, k), int(failed), observed, penalty)
+    sums = frame.select("gram", "failed", "observed", "penalty").toArrow()
+    return _Step(frame, None, *_partial_sums(sums, k))
 
 
 def _release(frame) -> None:

