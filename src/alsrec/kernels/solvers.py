@@ -224,6 +224,9 @@ def _woodbury_row(
 def _add_weighted_outer(a, block, weighted, n):
     """Lower triangle of ``a += weighted[:n].T @ block[:n]`` (the row's Gram contribution).
 
+    Cells just above the diagonal (up to the next multiple of 8 columns) are
+    updated too and are meaningless; callers read the lower triangle only.
+
     A plain loop instead of BLAS: no BLAS call ever runs inside numba's threads
     (a threaded BLAS there oversubscribes the cores, and its thread count would
     change results). Four cells per pass keep ``a``'s row in registers for four
@@ -236,7 +239,9 @@ def _add_weighted_outer(a, block, weighted, n):
         for i in range(k):
             w_0, w_1 = weighted[q, i], weighted[q + 1, i]
             w_2, w_3 = weighted[q + 2, i], weighted[q + 3, i]
-            for j in range(i + 1):
+            # j past i (up to a multiple of 8) costs a few upper-triangle cells that
+            # nothing reads, and lets every row's loop run in whole 8-float vectors
+            for j in range(min(k, ((i >> 3) + 1) << 3)):
                 a[i, j] += (
                     w_0 * block[q, j]
                     + w_1 * block[q + 1, j]
