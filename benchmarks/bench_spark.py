@@ -20,13 +20,17 @@ side), k = 32, from their own random starts. Per-iteration time excludes
 setup: alsrec's from its callback timestamps (last minus first, over
 iterations - 1), MLlib's as (fit with N iterations - fit with 1) / (N - 1).
 "Loss" is the exact objective of the final factors, evaluated by alsrec's
-kernel for both, so "equal loss" can be checked in the table.
+kernel for both, so "equal loss" can be checked in the table. ``--repeats
+N`` runs every contender N times, alternating, and reports medians (MLlib's
+per-iteration figure, a difference of two fits, varies most).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
 
 from benchmarks.harness import machine_description, table
 
@@ -49,40 +53,62 @@ def _loss(model, data) -> float:
 
 
 def run(
-    label: str, data, spark, k: int, iterations: int, blocks: int, routings: list[str]
+    label: str,
+    data,
+    spark,
+    k: int,
+    iterations: int,
+    blocks: int,
+    routings: list[str],
+    repeats: int = 1,
 ) -> list[list[str]]:
+    """Per-iteration seconds (median over ``repeats``), fit seconds and final loss."""
     from alsrec.spark import MLlibALS, fit_spark, spark_counterpart
 
-    rows = []
     peer = MLlibALS(factors=k, iterations=iterations, implicit=True, num_blocks=blocks, spark=spark)
-    for routing in routings:
-        stamps: list[float] = []
+    timings: dict[str, list[tuple[float, float]]] = {}
+    losses: dict[str, float] = {}
+    for _ in range(repeats):  # alternating contenders, so a slow spell hits each alike
+        for routing in routings:
+            stamps: list[float] = []
 
-        def stamp(iteration, elapsed, loss, stamps=stamps):
-            stamps.append(elapsed)
+            def stamp(iteration, elapsed, loss, stamps=stamps):
+                stamps.append(elapsed)
 
-        # MLlib computes no loss while it trains; alsrec then computes it after the last
-        # iteration only (the table's loss column is recomputed for both below)
-        stamp.needs_loss = False
-        ours = spark_counterpart(peer, callback=stamp)
-        ours.set_params(backend="spark")
-        start = time.perf_counter()
-        fit_spark(ours, data, spark, num_blocks=blocks, routing=routing)
-        total = time.perf_counter() - start
-        per_iteration = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-        rows.append([f"alsrec on Spark, {routing}", per_iteration, total, _loss(ours, data)])
-    times = {}
-    for n in (1, iterations):
-        start = time.perf_counter()
-        peer.set_params(iterations=n).fit(data)
-        times[n] = time.perf_counter() - start
-    per_iteration = (times[iterations] - times[1]) / (iterations - 1)
-    rows.append(["MLlib ALS", per_iteration, times[iterations], _loss(peer, data)])
-    base = rows[0][1]
-    return [
-        [label, name, f"{t:.3f}", f"{t / base:.1f}x", f"{total_s:.1f}", f"{loss:.6g}"]
-        for name, t, total_s, loss in rows
-    ]
+            # MLlib computes no loss while it trains; alsrec then computes it after the
+            # last iteration only (the table's loss column is recomputed for both below)
+            stamp.needs_loss = False
+            ours = spark_counterpart(peer, callback=stamp)
+            ours.set_params(backend="spark")
+            start = time.perf_counter()
+            fit_spark(ours, data, spark, num_blocks=blocks, routing=routing)
+            total = time.perf_counter() - start
+            per_iteration = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+            name = f"alsrec on Spark, {routing}"
+            timings.setdefault(name, []).append((per_iteration, total))
+            losses[name] = _loss(ours, data)
+        # MLlib reports no per-iteration times: (fit with N - fit with 1) / (N - 1)
+        fits = {}
+        for n in (1, iterations):
+            start = time.perf_counter()
+            peer.set_params(iterations=n).fit(data)
+            fits[n] = time.perf_counter() - start
+        per_iteration = (fits[iterations] - fits[1]) / (iterations - 1)
+        timings.setdefault("MLlib ALS", []).append((per_iteration, fits[iterations]))
+        losses["MLlib ALS"] = _loss(peer, data)
+    medians = {
+        name: (float(np.median([t for t, _ in runs])), float(np.median([f for _, f in runs])))
+        for name, runs in timings.items()
+    }
+    base = next(iter(medians.values()))[0]
+    rows = []
+    for name, (t, total_s) in medians.items():
+        spread = ", ".join(f"{t_:.2f}" for t_, _ in timings[name]) if repeats > 1 else ""
+        rows.append(
+            [label, name, f"{t:.3f}", f"{t / base:.1f}x", f"{total_s:.1f}", f"{losses[name]:.6g}"]
+            + ([spread] if repeats > 1 else [])
+        )
+    return rows
 
 
 def blog(spark, data) -> None:
@@ -121,6 +147,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=6)
     parser.add_argument("--blocks", type=int, default=4)
     parser.add_argument("--nnz", type=int, default=0, help="also a synthetic matrix (0: skip)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="alternating runs of every contender (medians)"
+    )
     parser.add_argument("--blog", action="store_true", help="only the blog's model (see above)")
     parser.add_argument(
         "--routing",
@@ -147,8 +176,13 @@ def main() -> None:
     run("warm-up", sets[0][1], spark, 4, 2, args.blocks, args.routing)
     rows = []
     for label, data in sets:
-        rows += run(label, data, spark, args.factors, args.iterations, args.blocks, args.routing)
+        rows += run(
+            label, data, spark, args.factors, args.iterations, args.blocks, args.routing,
+            args.repeats,
+        )  # fmt: skip
     headers = ["data", "contender", "s / iteration", "vs alsrec", "fit s", "loss"]
+    if args.repeats > 1:
+        headers.append("s / iteration, each repeat")
     print(table(rows, headers))
 
 
