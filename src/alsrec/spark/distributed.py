@@ -22,8 +22,8 @@ Two routings of the fixed side's factors (``routing=``):
 - ``"broadcast"``: the driver and every executor hold one side's factors,
   (n_users + n_items) x k values at most (see the README's memory table).
   Each half-step restarts from a broadcast and nothing is cached per step;
-  the fitted factor frames are made from the last steps' rows, which the
-  driver holds.
+  the fitted factor frames are made once from the factors the driver holds,
+  and checkpointed.
 - ``"blocks"`` (MLlib-style): factors stay DataFrames of blocks on the
   executors and never reach the driver during training. A routing table,
   built once on the cluster, lists for every (fixed block, solving block)
@@ -39,11 +39,11 @@ Two routings of the fixed side's factors (``routing=``):
   fails it, as with MLlib between its checkpoints).
 
 ``"auto"`` broadcasts while both factor matrices together stay under
-:data:`BROADCAST_LIMIT_BYTES`. Routed, the final factors are checkpointed
-(reliably when the context has a checkpoint folder) so outputs written later
-do not recompute training. Interactions are never collected: ids are indexed on the cluster,
-biases and counts come back as per-row aggregates (one number per row,
-broadcast).
+:data:`BROADCAST_LIMIT_BYTES`. The final factors are checkpointed (reliably
+when the context has a checkpoint folder) so outputs written later do not
+recompute training. Interactions are never collected: ids are indexed on the
+cluster, biases and counts come back as per-row aggregates (one number per
+row, broadcast).
 """
 
 from __future__ import annotations
@@ -242,14 +242,14 @@ def fit_spark(
             break
     if routed:
         user_frame, item_frame = (_checkpoint(step.frame) for step in steps)
-    else:  # the driver holds the last steps' factors: no solve is run again
-        user_frame = _local_frame(session, steps[0].rows, x)
-        item_frame = _local_frame(session, steps[1].rows, y)
-    if routed:  # training never needed them on the driver; the fitted model does
+        # training never needed the factors on the driver; the fitted model does
         for frame in (user_routes, item_routes, *(step.frame for step in steps)):
             _release(frame)
         x = _gather(user_frame, n_users, k, dtype)
         y = _gather(item_frame, n_items, k, dtype)
+    else:  # the driver holds the factors: no solve is run again
+        user_frame = _local_frame(session, steps[0].rows, x)
+        item_frame = _local_frame(session, steps[1].rows, y)
     result = SparkFactors(
         session=session,
         user_blocks=by_user.blocks,
