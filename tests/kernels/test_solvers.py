@@ -14,7 +14,7 @@ from alsrec.kernels import (
     solve_cholesky,
 )
 from alsrec.kernels import reference as ref
-from alsrec.kernels.solvers import _accumulate, _accumulate_squares, _project, times_small
+from alsrec.kernels.solvers import _residual_diagonal, _weighted_product, times_small
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -257,26 +257,28 @@ def test_times_small_gives_a_row_the_same_bits_wherever_it_sits(k):
         np.testing.assert_array_equal(part, together[start:stop])
 
 
+@pytest.mark.parametrize("k", [7, 64])
 @pytest.mark.parametrize("n", range(10))
-def test_cg_row_products_match_numpy_on_every_tail_length(n):
-    # the four-rows-per-pass loops and their remainders (n % 4 rows) over a longer buffer
+def test_cg_row_products_match_numpy_on_every_tail_length(n, k):
+    # the four-rows-per-pass loops and their remainders (n % 4 rows) over a longer
+    # buffer; k = 64 runs the full-width vector body, k = 7 only the remainders
     rng = np.random.default_rng(n)
-    rows = rng.standard_normal((12, 7)).astype(np.float32)
-    v = rng.standard_normal(7).astype(np.float32)
-    coefficients = rng.standard_normal(12).astype(np.float32)
-    start = rng.standard_normal(7).astype(np.float32)
+    rows = rng.standard_normal((12, k)).astype(np.float32)
+    rows[n:] = np.nan  # rows past n must not be read
+    v = rng.standard_normal(k).astype(np.float32)
+    weight = rng.standard_normal(12).astype(np.float32)
+    coef = rng.standard_normal(12).astype(np.float32)
+    start = rng.standard_normal(k).astype(np.float32)
+    used = rows[:n].astype(np.float64)
 
-    projected = np.full(12, 99.0, dtype=np.float32)
-    _project(rows, n, v, projected)
-    np.testing.assert_allclose(projected[:n], rows[:n] @ v, rtol=1e-5, atol=1e-5)
-    assert (projected[n:] == 99.0).all()  # rows past n are not read or written
+    product = start.copy()
+    _weighted_product(rows, n, weight, v, product)
+    expected = start + used.T @ (weight[:n] * (used @ v))
+    np.testing.assert_allclose(product, expected, rtol=1e-4, atol=1e-4)
 
-    accumulated = start.copy()
-    _accumulate(rows, n, coefficients, accumulated)
-    expected = start + rows[:n].T @ coefficients[:n]
-    np.testing.assert_allclose(accumulated, expected, rtol=1e-5, atol=1e-5)
-
-    squares = start.copy()
-    _accumulate_squares(rows, n, coefficients, squares)
-    expected = start + (rows[:n] ** 2).T @ coefficients[:n]
-    np.testing.assert_allclose(squares, expected, rtol=1e-5, atol=1e-5)
+    residual, diagonal = start.copy(), start[::-1].copy()
+    _residual_diagonal(rows, n, weight, coef, v, residual, diagonal)
+    expected = start + used.T @ (coef[:n] - weight[:n] * (used @ v))
+    np.testing.assert_allclose(residual, expected, rtol=1e-4, atol=1e-4)
+    expected = start[::-1] + (used**2).T @ weight[:n]
+    np.testing.assert_allclose(diagonal, expected, rtol=1e-4, atol=1e-4)

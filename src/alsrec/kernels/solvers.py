@@ -481,7 +481,7 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
     capacity = max(1, min(longest, ROW_BUFFER_CAP))
     threads = numba.config.NUMBA_NUM_THREADS
     rows_buffer = np.empty((threads, capacity, k), dtype=dtype)
-    row_scratch = np.empty((threads, 3, capacity), dtype=dtype)
+    row_scratch = np.empty((threads, 2, capacity), dtype=dtype)
     w0 = weights.unobserved
     if w0:
         # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
@@ -575,122 +575,153 @@ def times_small(matrix, small, out):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef):
-    """Copy ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``, with the
-    cells' weights c - w0 and right-hand-side coefficients c p."""
+def _gather_rows(indices, values, other, weights, source, dest, count, rows, weight, coef):
+    """Copy the ``count`` rows of ``other`` named by ``indices[source:]`` into
+    ``rows[dest:]``, with the cells' weights c - w0 and right-hand-side
+    coefficients c p."""
     k = other.shape[1]
     for t in range(count):
-        col = indices[start + t]
-        value = values[start + t]
+        col = indices[source + t]
+        value = values[source + t]
         c = confidence(value, weights)
-        coef[t] = c * target(value, weights)
-        weight[t] = c - weights.unobserved
+        coef[dest + t] = c * target(value, weights)
+        weight[dest + t] = c - weights.unobserved
         for j in range(k):
-            rows[t, j] = other[col, j]
+            rows[dest + t, j] = other[col, j]
 
 
-@njit(cache=True, fastmath=FASTMATH)
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _dots_of_four(rows, t, v):
+    """The dot products of ``rows[t:t + 4]`` with ``v``, accumulated in v's dtype.
+
+    Four rows per pass share each load of ``v``; one row at a time, the loads
+    of ``v`` and the per-row reduction bound the loop.
+    """
+    # zero in v's dtype (a 0.0 literal would make the sums float64). The loop must
+    # start at 0: from j = 1 its length is k - 1 and the 64-float vector body never
+    # runs at k = 64 (the 8-wide and scalar remainders did all the work).
+    a0 = a1 = a2 = a3 = v[0] - v[0]
+    for j in range(len(v)):
+        vj = v[j]
+        a0 += rows[t, j] * vj
+        a1 += rows[t + 1, j] * vj
+        a2 += rows[t + 2, j] * vj
+        a3 += rows[t + 3, j] * vj
+    return a0, a1, a2, a3
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _dot(rows, t, v):
+    """rows[t] . v, accumulated in v's dtype (the tail of :func:`_dots_of_four`)."""
+    total = v[0] - v[0]
+    for j in range(len(v)):
+        total += rows[t, j] * v[j]
+    return total
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _weighted_product(rows, count, weight, v, out):
+    """out += U^T (w * (U v)) for the gathered rows U = rows[:count] (one CG product).
+
+    One pass over the rows: each block of four is projected and then added
+    back while it is still in L1, instead of two passes over a buffer that a
+    long row spills to L2 or L3. ``out`` is loaded and stored once per four
+    rows (the compiler cannot keep it in registers: it may alias ``rows``).
+    """
+    k = len(out)
+    t = 0
+    while t + 4 <= count:
+        a0, a1, a2, a3 = _dots_of_four(rows, t, v)
+        s0 = weight[t] * a0
+        s1 = weight[t + 1] * a1
+        s2 = weight[t + 2] * a2
+        s3 = weight[t + 3] * a3
+        for j in range(k):
+            out[j] += (
+                s0 * rows[t, j] + s1 * rows[t + 1, j] + s2 * rows[t + 2, j] + s3 * rows[t + 3, j]
+            )
+        t += 4
+    while t < count:
+        scale = weight[t] * _dot(rows, t, v)
+        for j in range(k):
+            out[j] += scale * rows[t, j]
+        t += 1
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _residual_diagonal(rows, count, weight, coef, x, residual, diagonal):
+    """residual += U^T (c p - w * (U x)) and diagonal += (U * U)^T w, in one pass.
+
+    The sparse parts of b - A x and of diag(A) over the gathered rows U =
+    rows[:count]; each block of four rows serves both while it is in L1.
+    """
+    k = len(x)
+    t = 0
+    while t + 4 <= count:
+        a0, a1, a2, a3 = _dots_of_four(rows, t, x)
+        s0 = coef[t] - weight[t] * a0
+        s1 = coef[t + 1] - weight[t + 1] * a1
+        s2 = coef[t + 2] - weight[t + 2] * a2
+        s3 = coef[t + 3] - weight[t + 3] * a3
+        w0, w1, w2, w3 = weight[t], weight[t + 1], weight[t + 2], weight[t + 3]
+        for j in range(k):
+            r0, r1, r2, r3 = rows[t, j], rows[t + 1, j], rows[t + 2, j], rows[t + 3, j]
+            residual[j] += s0 * r0 + s1 * r1 + s2 * r2 + s3 * r3
+            diagonal[j] += w0 * r0 * r0 + w1 * r1 * r1 + w2 * r2 * r2 + w3 * r3 * r3
+        t += 4
+    while t < count:
+        scale = coef[t] - weight[t] * _dot(rows, t, x)
+        w = weight[t]
+        for j in range(k):
+            residual[j] += scale * rows[t, j]
+            diagonal[j] += w * rows[t, j] * rows[t, j]
+        t += 1
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
 def _sparse_product(
-    indices,
-    values,
-    other,
-    weights,
-    start,
-    n,
-    resident,
-    rows,
-    weight,
-    coef,
-    projected,
-    v,
-    out,
-    with_rhs,
+    indices, values, other, weights, start, n, resident, rows, weight, coef, v, out
 ):
-    """out += U^T (w * (U v)) (or U^T (c p - w * (U v)) when ``with_rhs``) over the row's cells.
+    """out += U^T (w * (U v)) over the row's cells.
 
-    A row that fits the buffer (``resident``) was gathered once; a longer one is
-    streamed through the buffer a block at a time.
+    A row that fits the buffer (``resident``) was gathered by the first pass;
+    a longer one is streamed through the buffer a block at a time.
     """
     capacity = rows.shape[0]
     for block_start in range(0, n, capacity):
         count = min(capacity, n - block_start)
         if not resident:
             _gather_rows(
-                indices,
-                values,
-                other,
-                weights,
-                start + block_start,
-                count,
-                rows,
-                weight,
-                coef,
+                indices, values, other, weights, start + block_start, 0, count, rows, weight, coef
             )
-        _project(rows, count, v, projected)
-        for t in range(count):
-            if with_rhs:
-                projected[t] = coef[t] - weight[t] * projected[t]
-            else:
-                projected[t] *= weight[t]
-        _accumulate(rows, count, projected, out)
+        _weighted_product(rows, count, weight, v, out)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _jacobi_inverse(
-    indices, values, other, weights, diagonal, row_reg, start, n, resident, rows, weight, coef, out
+def _residual_and_jacobi(
+    indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef, x, r, out
 ):
-    """out = 1 / diag(A_u) in the eigenbasis (1 where a diagonal entry is not positive).
+    """r = b - A x and out = 1 / diag(A) (1 where an entry is not positive), in the eigenbasis.
 
-    The exact diagonal of A there, where the shared part is diagonal, so it
-    captures the spread of w0 Y^T Y's spectrum (3 preconditioned steps reach
-    the exact solve's loss on MovieLens).
+    This pass gathers the row (a row longer than the buffer leaves its last
+    block there). diag(A) is exact in the eigenbasis, where the shared part is
+    diagonal, so the preconditioner captures the spread of w0 Y^T Y's spectrum
+    (3 preconditioned steps reach the exact solve's loss on MovieLens).
     """
-    k = len(out)
+    k = len(x)
     capacity = rows.shape[0]
     for j in range(k):
         out[j] = diagonal[j] + row_reg
+        r[j] = -out[j] * x[j]
     for block_start in range(0, n, capacity):
         count = min(capacity, n - block_start)
-        if not resident:  # a long row streams through the buffer once more
-            _gather_rows(
-                indices,
-                values,
-                other,
-                weights,
-                start + block_start,
-                count,
-                rows,
-                weight,
-                coef,
-            )
-        _accumulate_squares(rows, count, weight, out)
+        _gather_rows(
+            indices, values, other, weights, start + block_start, 0, count, rows, weight, coef
+        )
+        _residual_diagonal(rows, count, weight, coef, x, r, out)
     for j in range(k):
         d = out[j]
         out[j] = 1.0 / d if d > 0.0 else 1.0
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH)
-def _accumulate_squares(rows, n, coefficients, out):
-    """out += (rows[:n] ** 2).T @ coefficients[:n], four rows per pass (as ``_accumulate``)."""
-    k = len(out)
-    t = 0
-    while t + 4 <= n:
-        s0 = coefficients[t]
-        s1 = coefficients[t + 1]
-        s2 = coefficients[t + 2]
-        s3 = coefficients[t + 3]
-        for j in range(k):
-            r0 = rows[t, j]
-            r1 = rows[t + 1, j]
-            r2 = rows[t + 2, j]
-            r3 = rows[t + 3, j]
-            out[j] += s0 * r0 * r0 + s1 * r1 * r1 + s2 * r2 * r2 + s3 * r3 * r3
-        t += 4
-    while t < n:
-        scale = coefficients[t]
-        for j in range(k):
-            out[j] += scale * rows[t, j] * rows[t, j]
-        t += 1
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
@@ -707,7 +738,6 @@ def _preconditioned_cg(
     rows,
     weight,
     coef,
-    projected,
     inverse_diagonal,
     steps,
     x,
@@ -734,20 +764,7 @@ def _preconditioned_cg(
             break
         _shared_product(diagonal, row_reg, p, ap)
         _sparse_product(
-            indices,
-            values,
-            other,
-            weights,
-            start,
-            n,
-            resident,
-            rows,
-            weight,
-            coef,
-            projected,
-            p,
-            ap,
-            False,
+            indices, values, other, weights, start, n, resident, rows, weight, coef, p, ap
         )
         p_ap = 0.0
         for j in range(k):
@@ -803,7 +820,6 @@ def _solve_cg(
         rows = rows_buffer[thread]
         weight = row_scratch[thread, 0]
         coef = row_scratch[thread, 1]
-        projected = row_scratch[thread, 2]
         x = np.empty(k, dtype=dtype)
         r = np.empty(k, dtype=dtype)
         p = np.empty(k, dtype=dtype)
@@ -813,43 +829,10 @@ def _solve_cg(
         for row in range(chunks[chunk], chunks[chunk + 1]):
             start, end = indptr[row], indptr[row + 1]
             n = end - start
-            resident = n <= capacity
-            if resident:
-                _gather_rows(
-                    indices,
-                    values,
-                    other,
-                    weights,
-                    start,
-                    n,
-                    rows,
-                    weight,
-                    coef,
-                )
             row_reg = reg[row]
             for j in range(k):
                 x[j] = out[row, j]
-            # r = b - A x = U^T (c p - w * (U x)) - gram x - reg x
-            _shared_product(diagonal, row_reg, x, r)
-            for j in range(k):
-                r[j] = -r[j]
-            _sparse_product(
-                indices,
-                values,
-                other,
-                weights,
-                start,
-                n,
-                resident,
-                rows,
-                weight,
-                coef,
-                projected,
-                x,
-                r,
-                True,
-            )
-            _jacobi_inverse(
+            _residual_and_jacobi(
                 indices,
                 values,
                 other,
@@ -858,10 +841,11 @@ def _solve_cg(
                 row_reg,
                 start,
                 n,
-                resident,
                 rows,
                 weight,
                 coef,
+                x,
+                r,
                 inverse_diagonal,
             )
             rs_old = _preconditioned_cg(
@@ -873,11 +857,10 @@ def _solve_cg(
                 row_reg,
                 start,
                 n,
-                resident,
+                n <= capacity,
                 rows,
                 weight,
                 coef,
-                projected,
                 inverse_diagonal,
                 steps,
                 x,
@@ -898,66 +881,6 @@ def _shared_product(diagonal, reg, v, out):
     """out = (diag(diagonal) + reg I) v: the shared part of A in its eigenbasis."""
     for i in range(len(v)):
         out[i] = (diagonal[i] + reg) * v[i]
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH)
-def _project(rows, n, v, out):
-    """out[:n] = rows[:n] @ v, accumulated in v's dtype.
-
-    Four rows per pass share each load of ``v`` (a row at a time, the loads of
-    ``v`` and the per-row reduction bound the loop).
-    """
-    k = len(v)
-    t = 0
-    while t + 4 <= n:
-        a0 = rows[t, 0] * v[0]
-        a1 = rows[t + 1, 0] * v[0]
-        a2 = rows[t + 2, 0] * v[0]
-        a3 = rows[t + 3, 0] * v[0]
-        for j in range(1, k):
-            vj = v[j]
-            a0 += rows[t, j] * vj
-            a1 += rows[t + 1, j] * vj
-            a2 += rows[t + 2, j] * vj
-            a3 += rows[t + 3, j] * vj
-        out[t] = a0
-        out[t + 1] = a1
-        out[t + 2] = a2
-        out[t + 3] = a3
-        t += 4
-    while t < n:
-        total = rows[t, 0] * v[0]
-        for j in range(1, k):
-            total += rows[t, j] * v[j]
-        out[t] = total
-        t += 1
-
-
-@njit(inline="always", cache=True, fastmath=FASTMATH)
-def _accumulate(rows, n, coefficients, out):
-    """out += rows[:n].T @ coefficients[:n].
-
-    Four rows per pass: ``out`` is loaded and stored once per four rows
-    instead of once per row (it may alias ``rows`` as far as the compiler
-    knows, so it is not kept in registers across rows).
-    """
-    k = len(out)
-    t = 0
-    while t + 4 <= n:
-        s0 = coefficients[t]
-        s1 = coefficients[t + 1]
-        s2 = coefficients[t + 2]
-        s3 = coefficients[t + 3]
-        for j in range(k):
-            out[j] += (
-                s0 * rows[t, j] + s1 * rows[t + 1, j] + s2 * rows[t + 2, j] + s3 * rows[t + 3, j]
-            )
-        t += 4
-    while t < n:
-        scale = coefficients[t]
-        for j in range(k):
-            out[j] += scale * rows[t, j]
-        t += 1
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
