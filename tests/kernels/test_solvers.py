@@ -61,12 +61,13 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
 @pytest.mark.parametrize("setting", SETTINGS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("short_max", [0, 4, 1000])  # general path, mixed, Woodbury everywhere
-def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max):
+@pytest.mark.parametrize("k", [6, 9])  # the Gram update takes rows of A in pairs; 9 leaves one
+def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max, k):
     w0, conf, alpha, tgt = setting
     matrix = random_csr(40, 75, 0.2, seed=1)  # a 75-cell row: 4-cell passes and a remainder
-    other = np.random.default_rng(2).normal(size=(matrix.shape[1], 6)).astype(dtype)
+    other = np.random.default_rng(2).normal(size=(matrix.shape[1], k)).astype(dtype)
     reg = np.linspace(0.1, 2.0, matrix.shape[0])
-    out = np.zeros((matrix.shape[0], 6), dtype=dtype)
+    out = np.zeros((matrix.shape[0], k), dtype=dtype)
     failed = run_solver(
         "cholesky", matrix, other, reg, w0, conf, alpha, tgt, out, short_max=short_max
     )
