@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
+from alsrec._lazy import lazy_module
 from alsrec.data.validation import (
     describe_row,
     id_column,
@@ -29,6 +29,8 @@ from alsrec.data.validation import (
     require_rows,
 )
 from alsrec.errors import DataError, UnknownIdError
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 DuplicatePolicy = Literal["error", "sum", "mean", "last"]
 UnknownItemPolicy = Literal["drop", "error"]
@@ -139,7 +141,7 @@ class Interactions:
                 f"and {len(self.item_ids)} item ids were given; give one id per row and column."
             )
         for label, ids in (("user", self.user_ids), ("item", self.item_ids)):
-            if len(pd.unique(ids)) != len(ids):
+            if _count_distinct(ids) != len(ids):
                 raise DataError(f"{label} ids are not unique; each row/column needs its own id.")
         if timestamps is not None:
             timestamps = np.asarray(timestamps)
@@ -589,6 +591,14 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts.astype(np.int64) - np.cumsum(lengths) + lengths, lengths)
     return offsets + np.arange(total)
+
+
+def _count_distinct(ids: np.ndarray) -> int:
+    """Distinct values in ``ids``: sorted with numpy for numbers, hashed by pandas otherwise
+    (object ids may not sort: mixed types), so numeric ids never import pandas."""
+    if ids.dtype.kind in "iufb":
+        return len(np.unique(ids))
+    return len(pd.unique(ids))
 
 
 def _lookup(index: pd.Index, ids, label: str, missing: str) -> np.ndarray:

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
+from alsrec._lazy import lazy_module
 from alsrec.errors import DataError
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 
 def plain(value: object) -> object:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
-
+from alsrec._lazy import lazy_module
 from alsrec.data.interactions import Interactions
 from alsrec.datasets.download import locate_dataset
 from alsrec.datasets.movielens import DATA_DIR_ENV, default_data_dir
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 NAME = "hetrec2011-lastfm-2k"
 # Names that select this data set wherever a data set is named (the CLI's DATA).

@@ -18,11 +18,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
+from alsrec._lazy import lazy_module
 from alsrec.data.interactions import Interactions
 from alsrec.datasets.download import DEFAULT_TIMEOUT, fetch_text, locate_dataset
 from alsrec.errors import DataError, DownloadError
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 DATA_DIR_ENV = "ALSREC_DATA_DIR"
 BASE_URL_ENV = "ALSREC_MOVIELENS_URL"

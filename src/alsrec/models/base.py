@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
+from alsrec._lazy import lazy_module
 from alsrec.data.interactions import Interactions, _lookup, require_interactions
 from alsrec.data.validation import finite_float32
 from alsrec.errors import DataError, NotFittedError, ParameterError
@@ -26,6 +26,8 @@ from alsrec.models.ann import AnnSettings, approximate_top_n, settings_from
 from alsrec.models.objective import Objective
 from alsrec.models.params import Param, positive_int
 from alsrec.models.updates import solve_rows
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 SCORE_BLOCK = 1024  # users scored per GEMM in batch recommendation
 

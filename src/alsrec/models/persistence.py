@@ -38,14 +38,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from alsrec._atomic import atomic_write
+from alsrec._lazy import lazy_module
 from alsrec._version import __version__
 from alsrec.errors import ModelFileError, ParameterError
 from alsrec.models import catalog
 from alsrec.models.objective import Objective
+
+pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 FORMAT = "alsrec-model"
 FORMAT_VERSION = 1
