@@ -170,6 +170,7 @@ def _woodbury_row(
     bt,
     xt,
     inverse,
+    weight_of,
     out_row,
 ):
     """Exact solve of a short row through the Woodbury identity; False if not applicable.
@@ -206,35 +207,41 @@ def _woodbury_row(
             for j in range(k):
                 u[n, j] = rotated[col, j]
                 scaled[n, j] = rotated[col, j] * inverse[j]  # D^-1 u
-            s[n, n] = 1.0 / weight  # the diagonal of W^-1; U D^-1 U^T is added below
+            weight_of[n] = weight
             n += 1
     for a in range(n):
+        left = scaled[a]
         rhs = 0.0
         for j in range(k):
-            rhs += scaled[a, j] * bt[j]
+            rhs += left[j] * bt[j]
         t[a] = rhs
-        for b in range(a + 1):
-            total = 0.0
-            for j in range(k):
-                total += scaled[a, j] * u[b, j]
-            if a == b:
-                s[a, a] += total
-            else:
-                s[a, b] = total
+        # four cells of S's row per pass share each load of D^-1 u_a
+        b = 0
+        while b + 4 <= a + 1:
+            s_0, s_1, s_2, s_3 = _dots_of_four(u, b, left)
+            s[a, b] = s_0
+            s[a, b + 1] = s_1
+            s[a, b + 2] = s_2
+            s[a, b + 3] = s_3
+            b += 4
+        while b <= a:
+            s[a, b] = _dot(u, b, left)
+            b += 1
+        s[a, a] += 1.0 / weight_of[a]  # W^-1 on the diagonal
     if not _cholesky_solve_in_place(s, t, n):
         return False
     for j in range(k):
         xt[j] = bt[j] * inverse[j]
+    # D^-1 (b~ - U^T t) = D^-1 b~ - (D^-1 U^T) t, four cells per pass
     for a in range(n):
-        ta = t[a]
-        for j in range(k):
-            xt[j] -= ta * scaled[a, j]  # D^-1 (b~ - U^T t) = D^-1 b~ - (D^-1 U^T) t
+        t[a] = -t[a]
+    _accumulate_rows(scaled, n, t, xt)
+    # x = Q x~ as axpys over the rows of Q^T, summed in float64 (bt is free now)
     for i in range(k):
-        out_row[i] = 0.0
-    for j in range(k):
-        xj = xt[j]
-        for i in range(k):
-            out_row[i] += rotation_t[j, i] * xj  # x = Q x~, as contiguous axpys over Q^T
+        bt[i] = 0.0
+    _accumulate_rows(rotation_t, k, xt, bt)
+    for i in range(k):
+        out_row[i] = bt[i]
     return True
 
 
@@ -352,6 +359,7 @@ def _solve_cholesky(
         s = np.empty((short, short), dtype=np.float64)
         t = np.empty(short, dtype=np.float64)
         xt = np.empty(k, dtype=np.float64)
+        weight_of = np.empty(short, dtype=np.float64)
         for row in range(chunks[chunk], chunks[chunk + 1]):
             start, end = indptr[row], indptr[row + 1]
             if end == start and reg[row] == 0.0 and w0 == 0.0:
@@ -374,6 +382,7 @@ def _solve_cholesky(
                 b,
                 xt,
                 inverse,
+                weight_of,
                 out[row],
             ):
                 continue
@@ -647,6 +656,38 @@ def _dot(rows, t, v):
     for j in range(len(v)):
         total += rows[t, j] * v[j]
     return total
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _accumulate_rows(rows, n, coefficients, out):
+    """out += rows[:n].T @ coefficients[:n], four rows per pass.
+
+    ``out`` is loaded and stored once per four rows instead of once per row
+    (it may alias ``rows`` as far as the compiler knows, so it is not kept in
+    registers across rows).
+    """
+    k = len(out)
+    t = 0
+    while t + 4 <= n:
+        c_0, c_1, c_2, c_3 = (
+            coefficients[t],
+            coefficients[t + 1],
+            coefficients[t + 2],
+            coefficients[t + 3],
+        )
+        for j in range(k):
+            out[j] += (
+                c_0 * rows[t, j]
+                + c_1 * rows[t + 1, j]
+                + c_2 * rows[t + 2, j]
+                + c_3 * rows[t + 3, j]
+            )
+        t += 4
+    while t < n:
+        scale = coefficients[t]
+        for j in range(k):
+            out[j] += scale * rows[t, j]
+        t += 1
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
