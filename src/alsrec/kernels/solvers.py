@@ -614,19 +614,18 @@ def times_small(matrix, small, out):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(indices, values, other, weights, source, dest, count, rows, weight, coef):
-    """Copy the ``count`` rows of ``other`` named by ``indices[source:]`` into
-    ``rows[dest:]``, with the cells' weights c - w0 and right-hand-side
-    coefficients c p."""
+def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef):
+    """Copy the ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``,
+    with the cells' weights c - w0 and right-hand-side coefficients c p."""
     k = other.shape[1]
     for t in range(count):
-        col = indices[source + t]
-        value = values[source + t]
+        col = indices[start + t]
+        value = values[start + t]
         c = confidence(value, weights)
-        coef[dest + t] = c * target(value, weights)
-        weight[dest + t] = c - weights.unobserved
+        coef[t] = c * target(value, weights)
+        weight[t] = c - weights.unobserved
         for j in range(k):
-            rows[dest + t, j] = other[col, j]
+            rows[t, j] = other[col, j]
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -636,7 +635,8 @@ def _dots_of_four(rows, t, v):
     Four rows per pass share each load of ``v``; one row at a time, the loads
     of ``v`` and the per-row reduction bound the loop.
     """
-    # zero in v's dtype (a 0.0 literal would make the sums float64). The loop must
+    # zero in v's dtype (a 0.0 literal would make the sums float64; an infinite v[0]
+    # gives NaN instead of inf, which the callers treat alike). The loop must
     # start at 0: from j = 1 its length is k - 1 and the 64-float vector body never
     # runs at k = 64 (the 8-wide and scalar remainders did all the work).
     a0 = a1 = a2 = a3 = v[0] - v[0]
@@ -659,33 +659,32 @@ def _dot(rows, t, v):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _accumulate_rows(rows, n, coefficients, out):
-    """out += rows[:n].T @ coefficients[:n], four rows per pass.
+def _add_four_rows(rows, t, c_0, c_1, c_2, c_3, out):
+    """out += c_0 rows[t] + c_1 rows[t + 1] + c_2 rows[t + 2] + c_3 rows[t + 3].
 
     ``out`` is loaded and stored once per four rows instead of once per row
     (it may alias ``rows`` as far as the compiler knows, so it is not kept in
     registers across rows).
     """
-    k = len(out)
+    for j in range(len(out)):
+        out[j] += (
+            c_0 * rows[t, j] + c_1 * rows[t + 1, j] + c_2 * rows[t + 2, j] + c_3 * rows[t + 3, j]
+        )
+
+
+@njit(inline="always", cache=True, fastmath=FASTMATH)
+def _accumulate_rows(rows, n, coefficients, out):
+    """out += rows[:n].T @ coefficients[:n], four rows per pass."""
     t = 0
     while t + 4 <= n:
-        c_0, c_1, c_2, c_3 = (
-            coefficients[t],
-            coefficients[t + 1],
-            coefficients[t + 2],
-            coefficients[t + 3],
-        )
-        for j in range(k):
-            out[j] += (
-                c_0 * rows[t, j]
-                + c_1 * rows[t + 1, j]
-                + c_2 * rows[t + 2, j]
-                + c_3 * rows[t + 3, j]
-            )
+        _add_four_rows(
+            rows, t, coefficients[t], coefficients[t + 1], coefficients[t + 2], coefficients[t + 3],
+            out,
+        )  # fmt: skip
         t += 4
     while t < n:
         scale = coefficients[t]
-        for j in range(k):
+        for j in range(len(out)):
             out[j] += scale * rows[t, j]
         t += 1
 
@@ -703,14 +702,9 @@ def _weighted_product(rows, count, weight, v, out):
     t = 0
     while t + 4 <= count:
         a0, a1, a2, a3 = _dots_of_four(rows, t, v)
-        s0 = weight[t] * a0
-        s1 = weight[t + 1] * a1
-        s2 = weight[t + 2] * a2
-        s3 = weight[t + 3] * a3
-        for j in range(k):
-            out[j] += (
-                s0 * rows[t, j] + s1 * rows[t + 1, j] + s2 * rows[t + 2, j] + s3 * rows[t + 3, j]
-            )
+        _add_four_rows(
+            rows, t, weight[t] * a0, weight[t + 1] * a1, weight[t + 2] * a2, weight[t + 3] * a3, out
+        )
         t += 4
     while t < count:
         scale = weight[t] * _dot(rows, t, v)
@@ -734,11 +728,11 @@ def _residual_diagonal(rows, count, weight, coef, x, residual, diagonal):
         s1 = coef[t + 1] - weight[t + 1] * a1
         s2 = coef[t + 2] - weight[t + 2] * a2
         s3 = coef[t + 3] - weight[t + 3] * a3
-        w0, w1, w2, w3 = weight[t], weight[t + 1], weight[t + 2], weight[t + 3]
+        g_0, g_1, g_2, g_3 = weight[t], weight[t + 1], weight[t + 2], weight[t + 3]
         for j in range(k):
             r0, r1, r2, r3 = rows[t, j], rows[t + 1, j], rows[t + 2, j], rows[t + 3, j]
             residual[j] += s0 * r0 + s1 * r1 + s2 * r2 + s3 * r3
-            diagonal[j] += w0 * r0 * r0 + w1 * r1 * r1 + w2 * r2 * r2 + w3 * r3 * r3
+            diagonal[j] += g_0 * r0 * r0 + g_1 * r1 * r1 + g_2 * r2 * r2 + g_3 * r3 * r3
         t += 4
     while t < count:
         scale = coef[t] - weight[t] * _dot(rows, t, x)
@@ -763,7 +757,7 @@ def _sparse_product(
         count = min(capacity, n - block_start)
         if not resident:
             _gather_rows(
-                indices, values, other, weights, start + block_start, 0, count, rows, weight, coef
+                indices, values, other, weights, start + block_start, count, rows, weight, coef
             )
         _weighted_product(rows, count, weight, v, out)
 
@@ -787,7 +781,7 @@ def _residual_and_jacobi(
     for block_start in range(0, n, capacity):
         count = min(capacity, n - block_start)
         _gather_rows(
-            indices, values, other, weights, start + block_start, 0, count, rows, weight, coef
+            indices, values, other, weights, start + block_start, count, rows, weight, coef
         )
         _residual_diagonal(rows, count, weight, coef, x, r, out)
     for j in range(k):
