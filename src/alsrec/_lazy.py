@@ -1,9 +1,11 @@
 """Modules imported on first use, so that ``import alsrec`` does not load pandas.
 
-pandas (with pyarrow) adds about 60 MiB and 0.4 s to a process. Training from
-a SciPy matrix or from :class:`~alsrec.Interactions` built from arrays never
-needs it, so the modules on that path name it through :func:`lazy_module`
-and test for its types with :func:`is_pandas`.
+pandas (with pyarrow) adds about 60 MiB and 0.4 s to a process. Training on
+:class:`~alsrec.Interactions` made from a SciPy matrix (or built directly with
+numeric ids) never needs it, so the modules on that path name it through
+:func:`lazy_module` and test for its types with :func:`is_pandas`. Readers of
+CSV files, ``from_arrays`` / ``from_dataframe`` and results that are
+DataFrames import it when they run.
 """
 
 from __future__ import annotations

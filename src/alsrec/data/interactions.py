@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from alsrec._lazy import lazy_module
+from alsrec._lazy import is_pandas, lazy_module
 from alsrec.data.validation import (
     describe_row,
     id_column,
@@ -141,7 +141,7 @@ class Interactions:
                 f"and {len(self.item_ids)} item ids were given; give one id per row and column."
             )
         for label, ids in (("user", self.user_ids), ("item", self.item_ids)):
-            if _count_distinct(ids) != len(ids):
+            if count_distinct(ids) != len(ids):
                 raise DataError(f"{label} ids are not unique; each row/column needs its own id.")
         if timestamps is not None:
             timestamps = np.asarray(timestamps)
@@ -593,7 +593,7 @@ def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return offsets + np.arange(total)
 
 
-def _count_distinct(ids: np.ndarray) -> int:
+def count_distinct(ids: np.ndarray) -> int:
     """Distinct values in ``ids``: sorted with numpy for numbers, hashed by pandas otherwise
     (object ids may not sort: mixed types), so numeric ids never import pandas."""
     if ids.dtype.kind in "iufb":
@@ -607,7 +607,7 @@ def _lookup(index: pd.Index, ids, label: str, missing: str) -> np.ndarray:
     else:
         # object dtype keeps each id as given (np.asarray would coerce 1 and '1', or
         # fail on bytes); an unhashable id is refused below as an unknown id
-        is_many = isinstance(ids, list | tuple | np.ndarray | pd.Index | pd.Series)
+        is_many = isinstance(ids, list | tuple | np.ndarray) or is_pandas(ids, "Index", "Series")
         values = list(ids) if is_many else [ids]
         ids_array = np.empty(len(values), dtype=object)
         ids_array[:] = values

@@ -41,13 +41,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from alsrec._atomic import atomic_write
-from alsrec._lazy import lazy_module
 from alsrec._version import __version__
+from alsrec.data.interactions import count_distinct
 from alsrec.errors import ModelFileError, ParameterError
 from alsrec.models import catalog
 from alsrec.models.objective import Objective
-
-pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
 FORMAT = "alsrec-model"
 FORMAT_VERSION = 1
@@ -428,7 +426,7 @@ def _build(manifest: dict, arrays: dict[str, np.ndarray], path: Path) -> Any:
         raise bad(f"ids are malformed ({exc})") from None
     x, y = arrays["user_factors"], arrays["item_factors"]
     n_users, n_items = len(user_ids), len(item_ids)
-    if len(pd.unique(user_ids)) != n_users or len(pd.unique(item_ids)) != n_items:
+    if count_distinct(user_ids) != n_users or count_distinct(item_ids) != n_items:
         raise bad("ids repeat")
     if x.ndim != 2 or y.ndim != 2 or x.shape != (n_users, y.shape[1]) or len(y) != n_items:
         raise bad("factor shapes do not match the id lists")
