@@ -20,28 +20,20 @@ from benchmarks.rating_tasks import rating_fold
 def load_data(spec: dict):
     """ml-latest-small, or a synthetic matrix of the ML-25M shape, as a CSR matrix.
 
-    Read from the benchmark cache (written by the ``prepare`` task) without
-    importing alsrec, so that a peer's process carries none of alsrec's modules
-    (pandas, numba) into its measured memory.
+    Always read from the benchmark cache, without importing alsrec, so that a
+    peer's process carries none of alsrec's modules (pandas, numba) into its
+    measured memory. A missing cache file is built first by the ``prepare``
+    task in a process of its own.
     """
     path = _cache_path(spec)
-    if path.is_file():
-        import scipy.sparse as sp
+    if not path.is_file():
+        from benchmarks.harness import run_worker
 
-        with np.load(path, allow_pickle=False) as f:
-            return sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
-    matrix = _build_data(spec)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(
-        tmp,
-        data=matrix.data,
-        indices=matrix.indices,
-        indptr=matrix.indptr,
-        shape=np.array(matrix.shape),
-    )
-    tmp.replace(path)
-    return matrix
+        run_worker({"task": "prepare", "data": spec["data"], "nnz": spec.get("nnz", 0)})
+    import scipy.sparse as sp
+
+    with np.load(path, allow_pickle=False) as f:
+        return sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
 
 
 def _cache_path(spec: dict) -> Path:
@@ -100,10 +92,22 @@ def implicit_objective_model(task: dict, **extra):
 
 
 def prepare(task: dict) -> dict:
-    """Generate and cache the data set once, in its own process, so that no measured
-    process's peak memory includes generating it."""
-    matrix = load_data(task)
-    return {"nnz": int(matrix.nnz)}
+    """Build and cache the data set once, in its own process, so that no measured
+    process's peak memory includes building it (nor alsrec's modules, for a peer)."""
+    path = _cache_path(task)
+    if not path.is_file():
+        matrix = _build_data(task)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            data=matrix.data,
+            indices=matrix.indices,
+            indptr=matrix.indptr,
+            shape=np.array(matrix.shape),
+        )
+        tmp.replace(path)
+    return {"nnz": int(load_data(task).nnz)}
 
 
 def fit(task: dict) -> dict:
