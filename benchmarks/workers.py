@@ -16,9 +16,11 @@ import numpy as np
 from benchmarks.harness import CACHE
 from benchmarks.rating_tasks import rating_fold
 
+REAL_DATA = ("ml-latest-small", "lastfm")  # cached as their user x item CSR matrices
+
 
 def load_data(spec: dict):
-    """ml-latest-small, or a synthetic matrix of the ML-25M shape, as a CSR matrix.
+    """ml-latest-small, Last.fm or a synthetic matrix of the ML-25M shape, as a CSR matrix.
 
     Always read from the benchmark cache, without importing alsrec, so that a
     peer's process carries none of alsrec's modules (pandas, numba) into its
@@ -37,8 +39,8 @@ def load_data(spec: dict):
 
 
 def _cache_path(spec: dict) -> Path:
-    if spec["data"] == "ml-latest-small":
-        return CACHE / "ml-latest-small.npz"
+    if spec["data"] in REAL_DATA:
+        return CACHE / f"{spec['data']}.npz"
     return CACHE / f"synthetic-{int(spec['nnz'])}.npz"
 
 
@@ -47,7 +49,9 @@ def _build_data(spec: dict):
     from alsrec.data import ML25M_SHAPE
 
     if spec["data"] == "ml-latest-small":
-        return alsrec.load_movielens("ml-latest-small").matrix
+        return alsrec.load_movielens("ml-latest-small", progress=False).matrix
+    if spec["data"] == "lastfm":
+        return alsrec.load_lastfm(progress=False).matrix
     return alsrec.generate(
         *ML25M_SHAPE, int(spec["nnz"]), values="implicit", seed=0
     ).interactions.matrix
@@ -165,10 +169,7 @@ def default_fit(task: dict) -> dict:
     in the same process gives the warm time. Quality: recall@20 of 5 held-out items
     for 20% of the users (the same split for both).
     """
-    from benchmarks.defaults_worker import load
-
-    data = load(task["data"])
-    train, held = holdout_split(data.matrix)
+    train, held = holdout_split(load_data(task))
     if task["lib"] == "alsrec":
         import alsrec
 
