@@ -99,19 +99,20 @@ def prepare(task: dict) -> dict:
     """Build and cache the data set once, in its own process, so that no measured
     process's peak memory includes building it (nor alsrec's modules, for a peer)."""
     path = _cache_path(task)
-    if not path.is_file():
-        matrix = _build_data(task)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(
-            tmp,
-            data=matrix.data,
-            indices=matrix.indices,
-            indptr=matrix.indptr,
-            shape=np.array(matrix.shape),
-        )
-        tmp.replace(path)
-    return {"nnz": int(load_data(task).nnz)}
+    if path.is_file():
+        return {"nnz": int(load_data(task).nnz)}
+    matrix = _build_data(task)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        data=matrix.data,
+        indices=matrix.indices,
+        indptr=matrix.indptr,
+        shape=np.array(matrix.shape),
+    )
+    tmp.replace(path)
+    return {"nnz": int(matrix.nnz)}
 
 
 def fit(task: dict) -> dict:
