@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numba import njit
 
 from alsrec.kernels import (
     balanced_chunks,
@@ -14,7 +15,8 @@ from alsrec.kernels import (
     solve_cholesky,
 )
 from alsrec.kernels import reference as ref
-from alsrec.kernels.solvers import _residual_diagonal, _weighted_product, times_small
+from alsrec.kernels.simd import padded_product, padded_residual, padded_width
+from alsrec.kernels.solvers import times_small
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -78,15 +80,16 @@ def test_cholesky_half_step_equals_closed_form_ridge(setting, dtype, short_max, 
 
 
 @pytest.mark.parametrize("setting", SETTINGS)
-def test_cg_with_k_steps_matches_cholesky(setting):
+@pytest.mark.parametrize("k", [5, 12])  # one padded vector of 8 float64 lanes, or two
+def test_cg_with_k_steps_matches_cholesky(setting, k):
     w0, conf, alpha, tgt = setting
     matrix = random_csr(30, 50, 0.3, seed=3)
-    other = np.random.default_rng(4).normal(size=(50, 5))
+    other = np.random.default_rng(4).normal(size=(50, k))
     reg = np.full(30, 0.5)
-    exact = np.zeros((30, 5))
+    exact = np.zeros((30, k))
     run_solver("cholesky", matrix, other, reg, w0, conf, alpha, tgt, exact)
-    approx = np.random.default_rng(5).normal(size=(30, 5))  # any warm start
-    run_solver("cg", matrix, other, reg, w0, conf, alpha, tgt, approx, steps=5)
+    approx = np.random.default_rng(5).normal(size=(30, k))  # any warm start
+    run_solver("cg", matrix, other, reg, w0, conf, alpha, tgt, approx, steps=k)
     np.testing.assert_allclose(approx, exact, rtol=1e-6, atol=1e-6)
 
 
@@ -258,28 +261,44 @@ def test_times_small_gives_a_row_the_same_bits_wherever_it_sits(k):
         np.testing.assert_array_equal(part, together[start:stop])
 
 
-@pytest.mark.parametrize("k", [7, 64])
-@pytest.mark.parametrize("n", range(10))
-def test_cg_row_products_match_numpy_on_every_tail_length(n, k):
-    # the four-rows-per-pass loops and their remainders (n % 4 rows) over a longer
-    # buffer; k = 64 runs the full-width vector body, k = 7 only the remainders
+@njit
+def _padded_passes(rows, n, weight, coef, v, product, residual, diagonal):
+    padded_product(rows, n, weight, v, product)
+    padded_residual(rows, n, weight, coef, v, residual, diagonal)
+
+
+# k: one vector, a partial last tile (5 = 4 + 1 and 7 = 4 + 3 vectors), full tiles, and
+# float64's 8 lanes; n: every remainder of the 8-row projections and of the row pairs,
+# and more than one 32-row block
+@pytest.mark.parametrize(
+    ("k", "dtype"),
+    [(7, np.float32), (64, np.float32), (80, np.float32), (100, np.float32), (13, np.float64)],
+)
+@pytest.mark.parametrize("n", [*range(18), 31, 32, 33, 70])
+def test_cg_row_passes_match_numpy_on_every_tail_length(n, k, dtype):
     rng = np.random.default_rng(n)
-    rows = rng.standard_normal((12, k)).astype(np.float32)
+    width = padded_width(k, np.dtype(dtype).itemsize)
+    rows = np.zeros((72, width), dtype=dtype)
+    rows[:, :k] = rng.standard_normal((72, k))
     rows[n:] = np.nan  # rows past n must not be read
-    v = rng.standard_normal(k).astype(np.float32)
-    weight = rng.standard_normal(12).astype(np.float32)
-    coef = rng.standard_normal(12).astype(np.float32)
-    start = rng.standard_normal(k).astype(np.float32)
-    used = rows[:n].astype(np.float64)
+    v = np.zeros(width, dtype=dtype)
+    v[:k] = rng.standard_normal(k)
+    weight = rng.standard_normal(72).astype(dtype)
+    coef = rng.standard_normal(72).astype(dtype)
+    start = np.zeros(width, dtype=dtype)
+    start[:k] = rng.standard_normal(k)
+    used = rows[:n, :k].astype(np.float64)
 
-    product = start.copy()
-    _weighted_product(rows, n, weight, v, product)
-    expected = start + used.T @ (weight[:n] * (used @ v))
-    np.testing.assert_allclose(product, expected, rtol=1e-4, atol=1e-4)
-
-    residual, diagonal = start.copy(), start[::-1].copy()
-    _residual_diagonal(rows, n, weight, coef, v, residual, diagonal)
-    expected = start + used.T @ (coef[:n] - weight[:n] * (used @ v))
-    np.testing.assert_allclose(residual, expected, rtol=1e-4, atol=1e-4)
-    expected = start[::-1] + (used**2).T @ weight[:n]
-    np.testing.assert_allclose(diagonal, expected, rtol=1e-4, atol=1e-4)
+    diagonal_start = start[::-1].copy()
+    diagonal_start[k:] = 0.0
+    product, residual, diagonal = start.copy(), start.copy(), diagonal_start.copy()
+    _padded_passes(rows, n, weight, coef, v, product, residual, diagonal)
+    expected = start[:k] + used.T @ (weight[:n] * (used @ v[:k]))
+    np.testing.assert_allclose(product[:k], expected, rtol=1e-4, atol=1e-4)
+    expected = start[:k] + used.T @ (coef[:n] - weight[:n] * (used @ v[:k]))
+    np.testing.assert_allclose(residual[:k], expected, rtol=1e-4, atol=1e-4)
+    expected = diagonal_start[:k] + (used**2).T @ weight[:n]
+    np.testing.assert_allclose(diagonal[:k], expected, rtol=1e-4, atol=1e-4)
+    # zero padding stays zero: callers never mask a tail
+    for padded in (product, residual, diagonal):
+        assert not padded[k:].any()
