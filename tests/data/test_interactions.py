@@ -119,6 +119,23 @@ def test_transpose_counts_and_dataframe_round_trip():
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+def test_both_transpose_paths_give_scipys_transpose_and_counts(monkeypatch, parallel):
+    # large data takes the parallel kernel; both must give the same sorted CSR
+    threshold = 0 if parallel else 10**12
+    monkeypatch.setattr("alsrec.data.interactions.PARALLEL_MIN_NNZ", threshold)
+    rng = np.random.default_rng(0)
+    matrix = sp.random(40, 30, density=0.3, format="csr", dtype=np.float32, random_state=rng)
+    data = Interactions.from_scipy(matrix)
+    expected = matrix.T.tocsr()
+    transposed = data.item_user
+    assert transposed.has_sorted_indices
+    np.testing.assert_array_equal(transposed.indptr, expected.indptr)
+    np.testing.assert_array_equal(transposed.indices, expected.indices)
+    np.testing.assert_array_equal(transposed.data, expected.data)
+    np.testing.assert_array_equal(data.item_counts(), np.diff(expected.indptr))
+
+
 def test_filter_keeps_shape_and_ids():
     data = Interactions.from_dataframe(frame(timestamp=[4, 3, 2, 1]))
     part = data.filter(data.matrix.data > 2)

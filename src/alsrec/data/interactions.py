@@ -29,6 +29,7 @@ from alsrec.data.validation import (
     require_rows,
 )
 from alsrec.errors import DataError, UnknownIdError
+from alsrec.kernels.sparse import PARALLEL_MIN_NNZ, transpose_csr
 
 pd = lazy_module("pandas")  # imported on first use (see alsrec._lazy)
 
@@ -496,8 +497,14 @@ class Interactions:
     @cached_property
     def item_user(self) -> sp.csr_matrix:
         """The items x users CSR transpose (computed once, then cached)."""
-        transposed = self.matrix.T.tocsr()
-        transposed.sort_indices()
+        matrix = self.matrix
+        if matrix.nnz >= PARALLEL_MIN_NNZ:
+            arrays = transpose_csr(matrix.indptr, matrix.indices, matrix.data, self.n_items)
+            transposed = sp.csr_matrix(arrays[::-1], shape=self.shape[::-1])
+            transposed.has_sorted_indices = True  # rows are scattered in order
+        else:
+            transposed = matrix.T.tocsr()
+            transposed.sort_indices()
         dtype = index_dtype(self.nnz, max(self.shape))
         transposed.indices = transposed.indices.astype(dtype, copy=False)
         transposed.indptr = transposed.indptr.astype(dtype, copy=False)
@@ -509,6 +516,8 @@ class Interactions:
 
     def item_counts(self) -> np.ndarray:
         """Interactions per item (int64, length n_items)."""
+        if "item_user" in self.__dict__:  # the cached transpose has them for free
+            return np.diff(self.item_user.indptr).astype(np.int64)
         counts = np.zeros(self.n_items, dtype=np.int64)
         step = 1 << 22  # bincount widens int32 input to int64: keep that copy small
         for start in range(0, self.nnz, step):
