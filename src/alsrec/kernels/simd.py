@@ -281,3 +281,72 @@ def prefetch_row(typingctx, matrix, row):
         return context.get_dummy_value()
 
     return types.void(matrix, row), codegen
+
+
+@intrinsic
+def padded_times(typingctx, rows, small, out):
+    """``out = rows @ small``, with ``out``'s row tiles held in vector registers.
+
+    ``rows`` has a multiple of four rows; ``small`` and ``out`` have padded
+    rows (see the module docstring). Every output row is summed over ``j`` in
+    order with the same instructions, so its bits do not depend on where it
+    sits in ``rows``.
+    """
+    _check_types("padded_times", rows, ())
+    _check_types("padded_times", small, ())
+    _check_types("padded_times", out, ())
+    if not rows.dtype == small.dtype == out.dtype:
+        raise TypingError("padded_times: rows, small and out must share a dtype")
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        vec = _Vectors(context, builder, signature.args[0].dtype)
+        rows, small, out = (
+            context.make_array(t)(context, builder, v)
+            for t, v in zip(signature.args, args, strict=True)
+        )
+
+        def shape_and_length(array):
+            shape = cgutils.unpack_tuple(b, array.shape, 2)
+            stride = cgutils.unpack_tuple(b, array.strides, 2)[0]
+            return shape, b.udiv(stride, vec.const(vec.itemsize))
+
+        (n_rows, k), rows_length = shape_and_length(rows)
+        _, small_length = shape_and_length(small)
+        (_, width), out_length = shape_and_length(out)
+        n_vectors = b.udiv(width, vec.const(vec.lanes))
+        accumulators = [cgutils.alloca_once(b, vec.vector) for _ in range(4 * TILE)]
+
+        def tile(first_row, tile_start, n_tile):
+            columns = [b.add(tile_start, vec.const(t * vec.lanes)) for t in range(n_tile)]
+            for r in range(4):
+                for t in range(n_tile):
+                    b.store(vec.zero(), accumulators[r * TILE + t])
+            row_offsets = [b.mul(b.add(first_row, vec.const(r)), rows_length) for r in range(4)]
+            with cgutils.for_range(b, k) as j:
+                small_row = b.mul(j.index, small_length)
+                parts = [vec.load(small.data, b.add(small_row, c)) for c in columns]
+                for r in range(4):
+                    value = vec.splat(b.load(b.gep(rows.data, [b.add(row_offsets[r], j.index)])))
+                    for t in range(n_tile):
+                        slot = accumulators[r * TILE + t]
+                        b.store(vec.fma(value, parts[t], b.load(slot)), slot)
+            for r in range(4):
+                out_row = b.mul(b.add(first_row, vec.const(r)), out_length)
+                for t in range(n_tile):
+                    total = b.load(accumulators[r * TILE + t])
+                    vec.store(total, out.data, b.add(out_row, columns[t]))
+
+        with cgutils.for_range(b, b.udiv(n_rows, vec.const(4))) as group:
+            first_row = b.mul(group.index, vec.const(4))
+            full_tiles = b.udiv(n_vectors, vec.const(TILE))
+            with cgutils.for_range(b, full_tiles) as t:
+                tile(first_row, b.mul(t.index, vec.const(TILE * vec.lanes)), TILE)
+            last_width = b.urem(n_vectors, vec.const(TILE))
+            last_start = b.mul(full_tiles, vec.const(TILE * vec.lanes))
+            for n_tile in range(1, TILE):
+                with b.if_then(b.icmp_signed("==", last_width, vec.const(n_tile))):
+                    tile(first_row, last_start, n_tile)
+        return context.get_dummy_value()
+
+    return types.void(rows, small, out), codegen

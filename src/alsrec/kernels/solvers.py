@@ -30,7 +30,13 @@ import numpy as np
 from numba import get_thread_id, njit, prange
 
 from alsrec.kernels import dense
-from alsrec.kernels.simd import padded_product, padded_residual, padded_width, prefetch_row
+from alsrec.kernels.simd import (
+    padded_product,
+    padded_residual,
+    padded_times,
+    padded_width,
+    prefetch_row,
+)
 from alsrec.kernels.weights import CONFIDENCE_ONE, Weights, confidence, target
 
 BLOCK = 128  # rows of Y gathered per block of the Gram update
@@ -568,8 +574,7 @@ def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray) -> None:
 TIMES_SMALL_ROWS = 64  # rows per task of times_small: one accumulator block per task
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def times_small(matrix, small, out):
+def times_small(matrix: np.ndarray, small: np.ndarray, out: np.ndarray) -> None:
     """out[r] = matrix[r] @ small for every row (small: k x k'), parallel over row blocks.
 
     The products between the per-row kernels (rotations into and out of the Gram
@@ -579,38 +584,34 @@ def times_small(matrix, small, out):
     length of a fit would change process-wide state for that long. Each row is
     computed in a fixed order, so results do not depend on the thread count;
     ``out`` may be ``matrix`` (each block is read into a private accumulator
-    before it is written). Accumulates in
-    ``matrix``'s dtype, as sgemm/dgemm would.
+    before it is written). Accumulates in ``matrix``'s dtype, as sgemm/dgemm
+    would.
     """
+    k, width = small.shape
+    padded_small = np.zeros((k, padded_width(width, small.dtype.itemsize)), dtype=matrix.dtype)
+    padded_small[:, :width] = small
+    _times_small(matrix, padded_small, width, out)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def _times_small(matrix, padded_small, width, out):
+    """Kernel of :func:`times_small`; ``padded_small`` is ``small`` zero-padded
+    to whole vectors (kernels.simd)."""
     n, k = matrix.shape
-    width = small.shape[1]
     n_blocks = (n + TIMES_SMALL_ROWS - 1) // TIMES_SMALL_ROWS
     for blk in prange(n_blocks):
         start = blk * TIMES_SMALL_ROWS
         count = min(start + TIMES_SMALL_ROWS, n) - start
-        # Four rows per pass share each load of small[j] (1.6x at k = 64, 1.2x at
-        # k = 128). The block is copied into a zero-padded multiple of four rows so that
-        # every row takes the same instructions: a separate loop for leftover rows could
-        # contract multiply-adds differently, and a row's result would then depend on
-        # where its block starts (Spark blocks must match the single machine exactly).
+        # The block is copied into a zero-padded multiple of four rows so that every
+        # row takes the same instructions, and a row's result does not depend on where
+        # its block starts (Spark blocks must match the single machine exactly).
         padded = (count + 3) // 4 * 4
         rows = np.zeros((padded, k), dtype=matrix.dtype)
         for i in range(count):
             for j in range(k):
                 rows[i, j] = matrix[start + i, j]
-        acc = np.zeros((padded, width), dtype=matrix.dtype)
-        for i in range(0, padded, 4):
-            for j in range(k):
-                a0 = rows[i, j]
-                a1 = rows[i + 1, j]
-                a2 = rows[i + 2, j]
-                a3 = rows[i + 3, j]
-                for c in range(width):
-                    s = small[j, c]
-                    acc[i, c] += a0 * s
-                    acc[i + 1, c] += a1 * s
-                    acc[i + 2, c] += a2 * s
-                    acc[i + 3, c] += a3 * s
+        acc = np.empty((padded, padded_small.shape[1]), dtype=matrix.dtype)
+        padded_times(rows, padded_small, acc)
         for i in range(count):
             for c in range(width):
                 out[start + i, c] = acc[i, c]
