@@ -16,7 +16,12 @@ from alsrec.kernels import (
 )
 from alsrec.kernels import reference as ref
 from alsrec.kernels.simd import padded_product, padded_residual, padded_width
-from alsrec.kernels.solvers import times_small
+from alsrec.kernels.solvers import (
+    HALF_GATHER_MIN_BYTES,
+    half_copy,
+    prefers_half_gathers,
+    times_small,
+)
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
 # (w0, confidence, alpha, target): explicit, implicit (Hu), implicit (implicit lib), zeros, custom
@@ -44,7 +49,9 @@ def weights(w0, conf, alpha, tgt):
     return make_weights(w0, CONFIDENCE_CODES[conf], alpha, TARGET_CODES[tgt])
 
 
-def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None):
+def run_solver(
+    kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, short_max=None, half=None
+):
     chunks = balanced_chunks(matrix.indptr, other.shape[1], 5)
     args = (
         matrix.indptr,
@@ -56,7 +63,7 @@ def run_solver(kind, matrix, other, reg, w0, conf, alpha, tgt, out, steps=3, sho
         chunks,
     )
     if kind == "cg":
-        return solve_cg(*args, steps, out)
+        return solve_cg(*args, steps, out, half_gathers=half)
     return solve_cholesky(*args, out, short_max=short_max)
 
 
@@ -302,3 +309,68 @@ def test_cg_row_passes_match_numpy_on_every_tail_length(n, k, dtype):
     # zero padding stays zero: callers never mask a tail
     for padded in (product, residual, diagonal):
         assert not padded[k:].any()
+
+
+def test_half_copy_holds_numpys_float16_bits_and_refuses_what_float16_cannot_hold():
+    other = np.random.default_rng(0).normal(scale=300.0, size=(37, 21)).astype(np.float32)
+    half = half_copy(other)
+    assert half.shape == (37, 32)  # rows padded to whole 16-lane vectors, with zeros
+    np.testing.assert_array_equal(half[:, :21], other.astype(np.float16).view(np.uint16))
+    assert not half[:, 21:].any()
+    for bad in (70000.0, -np.inf, np.nan):
+        spoiled = other.copy()
+        spoiled[5, 7] = bad
+        assert half_copy(spoiled) is None
+
+
+def test_half_gathers_are_chosen_for_float32_fixed_sides_beyond_the_cache():
+    rows_at_threshold = HALF_GATHER_MIN_BYTES // (64 * 4)
+    assert prefers_half_gathers(rows_at_threshold, 64, np.float32)
+    assert not prefers_half_gathers(rows_at_threshold - 1, 64, np.float32)
+    assert not prefers_half_gathers(10 * rows_at_threshold, 64, np.float64)
+
+
+@pytest.mark.parametrize("k", [5, 20])
+def test_half_gathers_of_float16_exact_factors_change_no_bit(k):
+    # explicit (w0 = 0): no rotation, so gathering factors that float16 holds exactly
+    # must give the very same solves; other weights compare below
+    matrix = random_csr(30, 50, 0.3, seed=3)
+    other = np.random.default_rng(4).integers(-64, 64, size=(50, k)).astype(np.float32) / 32
+    reg = np.full(30, 0.5)
+    full, half = (np.ones((30, k), np.float32) for _ in range(2))
+    run_solver("cg", matrix, other, reg, 0.0, "one", 0.0, "value", full, half=False)
+    run_solver("cg", matrix, other, reg, 0.0, "one", 0.0, "value", half, half=True)
+    np.testing.assert_array_equal(half, full)
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_half_gathers_reach_the_loss_of_full_precision(setting):
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(60, 90, 0.2, seed=5)
+    rng = np.random.default_rng(6)
+    other = rng.normal(scale=0.3, size=(90, 16)).astype(np.float32)
+    reg = np.full(60, 0.3)
+    full, half = (np.zeros((60, 16), np.float32) for _ in range(2))
+    run_solver("cg", matrix, other, reg, w0, conf, alpha, tgt, full, steps=16, half=False)
+    run_solver("cg", matrix, other, reg, w0, conf, alpha, tgt, half, steps=16, half=True)
+    # the solves use factors rounded to 11 bits: close, not equal
+    assert not np.array_equal(half, full)
+    np.testing.assert_allclose(half, full, rtol=0.02, atol=0.02)
+    w = weights(w0, conf, alpha, tgt)
+    y_reg = np.zeros(90)
+    losses = [
+        objective(matrix.indptr, matrix.indices, matrix.data, x, other, reg, y_reg, w)
+        for x in (full, half)
+    ]
+    assert abs(losses[1] - losses[0]) <= 1e-4 * losses[0]
+
+
+def test_a_fixed_side_beyond_float16_range_is_gathered_in_full_precision():
+    matrix = random_csr(30, 50, 0.3, seed=3)
+    other = np.random.default_rng(4).normal(size=(50, 6)).astype(np.float32)
+    other[7, 2] = 1e5
+    reg = np.full(30, 0.5)
+    full, half = (np.zeros((30, 6), np.float32) for _ in range(2))
+    run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", full, half=False)
+    run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", half, half=True)
+    np.testing.assert_array_equal(half, full)

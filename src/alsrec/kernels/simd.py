@@ -350,3 +350,52 @@ def padded_times(typingctx, rows, small, out):
         return context.get_dummy_value()
 
     return types.void(rows, small, out), codegen
+
+
+@intrinsic
+def half_row_to(typingctx, source, row, dest, t):
+    """``dest[t] = source[row]`` widened from IEEE half-precision bits (uint16 ``source``).
+
+    ``source`` and ``dest`` have the same padded row length; the conversion is
+    exact (vcvtph2ps on x86).
+    """
+    if not (isinstance(source, types.Array) and source.dtype == types.uint16):
+        raise TypingError(f"half_row_to: source must hold float16 bits as uint16, got {source}")
+    _check_types("half_row_to", dest, ())
+
+    def codegen(context, builder, signature, args):
+        b = builder
+        source_type, _, dest_type, _ = signature.args
+        vec = _Vectors(context, builder, dest_type.dtype)
+        source_array = context.make_array(source_type)(context, builder, args[0])
+        dest_array = context.make_array(dest_type)(context, builder, args[2])
+        row = context.cast(builder, args[1], signature.args[1], types.int64)
+        t = context.cast(builder, args[3], signature.args[3], types.int64)
+        width = cgutils.unpack_tuple(b, dest_array.shape, 2)[1]
+        source_start = b.gep(source_array.data, [b.mul(row, width)])
+        dest_start = b.mul(t, width)
+        bits_type = ir.VectorType(ir.IntType(16), vec.lanes)
+        with cgutils.for_range(b, b.udiv(width, vec.const(vec.lanes))) as part:
+            col = b.mul(part.index, vec.const(vec.lanes))
+            address = b.bitcast(b.gep(source_start, [col]), bits_type.as_pointer())
+            halves = b.bitcast(b.load(address, align=2), ir.VectorType(ir.HalfType(), vec.lanes))
+            vec.store(b.fpext(halves, vec.vector), dest_array.data, b.add(dest_start, col))
+        return context.get_dummy_value()
+
+    return types.void(source, row, dest, t), codegen
+
+
+@intrinsic
+def half_bits(typingctx, value):
+    """The IEEE half-precision bits (uint16) of ``value``, rounded to nearest even.
+
+    Beyond float16's range the result is infinite; callers check the range.
+    """
+    if value not in (types.float32, types.float64):
+        raise TypingError(f"half_bits: expected a float32 or float64 value, got {value}")
+
+    def codegen(context, builder, signature, args):
+        rounded = builder.fptrunc(args[0], ir.HalfType())
+        return builder.bitcast(rounded, ir.IntType(16))
+
+    return types.uint16(value), codegen

@@ -31,6 +31,8 @@ from numba import get_thread_id, njit, prange
 
 from alsrec.kernels import dense
 from alsrec.kernels.simd import (
+    half_bits,
+    half_row_to,
     padded_product,
     padded_residual,
     padded_times,
@@ -42,6 +44,7 @@ from alsrec.kernels.weights import CONFIDENCE_ONE, Weights, confidence, target
 BLOCK = 128  # rows of Y gathered per block of the Gram update
 GRAM_BLOCK = 4096  # rows per partial product of the deterministic Gramian
 ROW_BUFFER_CAP = 1 << 15  # rows of a CG row buffer; longer rows stream through it
+HALF_MAX = 65504.0  # the largest finite float16
 PREFETCH_AHEAD = 16  # cells; 8 and 24-32 measured slower at k = 64
 PIVOT_TOLERANCE = 1e-10  # relative size under which a Cholesky pivot counts as zero
 # Reassociation lets LLVM vectorise the dot-product reductions (4-8x); results stay
@@ -508,7 +511,9 @@ def solve_cholesky(
     )
 
 
-def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, gram=None):
+def solve_cg(
+    indptr, indices, values, other, reg, weights, chunks, steps, out, gram=None, half_gathers=None
+):
     """Conjugate-gradient per-row solves, warm-started from ``out``, updated in place.
 
     ``steps`` iterations of CG on A_u x = b_u without forming A_u: each
@@ -519,6 +524,13 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
     Scratch memory is allocated once per thread: ``threads x min(longest row,
     ROW_BUFFER_CAP) x k`` values; rows longer than the cap are streamed through
     it in blocks. ``gram`` (``w0 * other^T other``) is computed here unless given.
+
+    ``half_gathers`` gathers each row's factor rows from a float16 copy of the
+    fixed side (see :func:`prefers_half_gathers`, which decides when None):
+    the sparse part of every A_u and b_u is then built from factors rounded to
+    11 significant bits, while the shared part and all arithmetic stay in
+    ``other``'s dtype. A fixed side with a value beyond float16's range is
+    gathered in full precision.
     """
     import numba
 
@@ -547,6 +559,13 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
         eigenvalues, rotation = np.zeros(k), None
         basis_other = other
     solution = out
+    if half_gathers is None:
+        half_gathers = prefers_half_gathers(other.shape[0], k, dtype)
+    half = half_copy(basis_other) if half_gathers else None
+    if half is None:
+        half = np.zeros((0, 0), dtype=np.uint16)  # none: gather from basis_other
+    else:
+        basis_other = basis_other[:0]  # only its shape is read now: free the rotated copy
     failures = _solve_cg(
         indptr,
         indices,
@@ -560,10 +579,55 @@ def solve_cg(indptr, indices, values, other, reg, weights, chunks, steps, out, g
         solution,
         rows_buffer,
         row_scratch,
+        half,
     )
     if rotation is not None:
         _rotate_rows(out, rotation.T)  # back to the original basis
     return int(failures)
+
+
+HALF_GATHER_MIN_BYTES = 1 << 25  # fixed sides from 32 MiB of float32 factors up
+
+
+def prefers_half_gathers(n_fixed: int, k: int, dtype: np.dtype) -> bool:
+    """Whether CG gathers a fixed side of ``n_fixed`` rows from a float16 copy.
+
+    Gathering is bound by memory once the fixed side's factors outgrow the
+    last-level cache: at 25M interactions the item half-step gathers 41 MB
+    of user factors at random and that copy took 40% of it. Half-precision
+    halves that traffic (the copy fits the 32 MiB L3 of the machine this was
+    measured on) for a loss equal to 6 digits; a fixed side that fits the
+    cache gains nothing, so it stays exact. float64 factors were asked for
+    precision and are never rounded.
+    """
+    dtype = np.dtype(dtype)
+    return dtype == np.float32 and n_fixed * k * dtype.itemsize >= HALF_GATHER_MIN_BYTES
+
+
+def half_copy(other: np.ndarray) -> np.ndarray | None:
+    """float16 bits (uint16) of ``other``, rows zero-padded as kernels.simd reads them.
+
+    None when a value is beyond float16's range (or not finite).
+    """
+    n, k = other.shape
+    half = np.zeros((n, padded_width(k, 4)), dtype=np.uint16)
+    if _to_half_bits(other, half):
+        return None
+    return half
+
+
+@njit(parallel=True, cache=True)
+def _to_half_bits(other, half):
+    """half[:, :k] = float16 bits of ``other``; returns how many rows overflowed."""
+    n, k = other.shape
+    overflowed = np.zeros(n, dtype=np.int64)
+    for row in prange(n):
+        for j in range(k):
+            value = other[row, j]
+            if not abs(value) <= HALF_MAX:
+                overflowed[row] = 1
+            half[row, j] = half_bits(value)
+    return overflowed.sum()
 
 
 def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray) -> None:
@@ -618,7 +682,7 @@ def _times_small(matrix, padded_small, width, out):
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef):
+def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef, half):
     """Copy the ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``,
     with the cells' weights c - w0 and right-hand-side coefficients c p.
 
@@ -627,16 +691,23 @@ def _gather_rows(indices, values, other, weights, start, count, rows, weight, co
     flight, about 20% off a 25M-cell half-step whose factors miss the cache.
     """
     k = other.shape[1]
+    use_half = half.shape[0] > 0
     for t in range(count):
         if start + t + PREFETCH_AHEAD < len(indices):  # into the next rows too
-            prefetch_row(other, indices[start + t + PREFETCH_AHEAD])
+            if use_half:
+                prefetch_row(half, indices[start + t + PREFETCH_AHEAD])
+            else:
+                prefetch_row(other, indices[start + t + PREFETCH_AHEAD])
         col = indices[start + t]
         value = values[start + t]
         c = confidence(value, weights)
         coef[t] = c * target(value, weights)
         weight[t] = c - weights.unobserved
-        for j in range(k):
-            rows[t, j] = other[col, j]
+        if use_half:
+            half_row_to(half, col, rows, t)
+        else:
+            for j in range(k):
+                rows[t, j] = other[col, j]
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -702,7 +773,7 @@ def _accumulate_rows(rows, n, coefficients, out):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def _sparse_product(
-    indices, values, other, weights, start, n, resident, rows, weight, coef, v, out
+    indices, values, other, weights, start, n, resident, rows, weight, coef, v, out, half
 ):
     """out += U^T (w * (U v)) over the row's cells.
 
@@ -714,15 +785,17 @@ def _sparse_product(
         count = min(capacity, n - block_start)
         if not resident:
             _gather_rows(
-                indices, values, other, weights, start + block_start, count, rows, weight, coef
-            )
+                indices, values, other, weights, start + block_start, count, rows, weight, coef,
+                half,
+            )  # fmt: skip
         padded_product(rows, count, weight, v, out)
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def _residual_and_jacobi(
-    indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef, x, r, out
-):
+    indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef, x, r, out,
+    half,
+):  # fmt: skip
     """r = b - A x and out = 1 / diag(A) (1 where an entry is not positive), in the eigenbasis.
 
     This pass gathers the row (a row longer than the buffer leaves its last
@@ -738,8 +811,9 @@ def _residual_and_jacobi(
     for block_start in range(0, n, capacity):
         count = min(capacity, n - block_start)
         _gather_rows(
-            indices, values, other, weights, start + block_start, count, rows, weight, coef
-        )
+            indices, values, other, weights, start + block_start, count, rows, weight, coef,
+            half,
+        )  # fmt: skip
         padded_residual(rows, count, weight, coef, x, r, out)
     for j in range(k):
         d = out[j]
@@ -767,6 +841,7 @@ def _preconditioned_cg(
     z,
     p,
     ap,
+    half,
 ):
     """Up to ``steps`` Jacobi-preconditioned CG steps from ``x`` with residual ``r``.
 
@@ -786,8 +861,9 @@ def _preconditioned_cg(
             break
         _shared_product(diagonal, row_reg, p, ap)
         _sparse_product(
-            indices, values, other, weights, start, n, resident, rows, weight, coef, p, ap
-        )
+            indices, values, other, weights, start, n, resident, rows, weight, coef, p, ap,
+            half,
+        )  # fmt: skip
         p_ap = 0.0
         for j in range(k):
             p_ap += np.float64(p[j]) * ap[j]
@@ -824,6 +900,7 @@ def _solve_cg(
     out,
     rows_buffer,
     row_scratch,
+    half,
 ):
     """Kernel of :func:`solve_cg`, in a basis where ``w0 * other.T @ other`` is ``diag(gram)``.
 
@@ -870,6 +947,7 @@ def _solve_cg(
                 x,
                 r,
                 inverse_diagonal,
+                half,
             )
             rs_old = _preconditioned_cg(
                 indices,
@@ -891,6 +969,7 @@ def _solve_cg(
                 z,
                 p,
                 ap,
+                half,
             )
             if not np.isfinite(rs_old):
                 failures[chunk] += 1

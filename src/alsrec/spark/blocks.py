@@ -34,7 +34,7 @@ from alsrec.kernels import (
     solve_cholesky,
     top_n,
 )
-from alsrec.kernels.solvers import GRAM_BLOCK
+from alsrec.kernels.solvers import GRAM_BLOCK, prefers_half_gathers
 from alsrec.models.objective import Objective, damped_means
 from alsrec.models.training import thread_limits
 
@@ -80,9 +80,13 @@ def _solve_rows(
     solver: str,
     cg_steps: int,
     warm: np.ndarray | None,
+    n_other: int,
 ) -> tuple[np.ndarray, int]:
     """Solve every row of ``csr`` against fixed ``other`` with the shared ``gram`` (w0 Y^T Y).
 
+    ``n_other`` is the whole fixed side's row count (``other`` holds only the
+    routed rows when blocks are routed): CG's choice of half-precision gathers
+    depends on it, as on the single machine, so both give the same factors.
     Returns the new rows and the number of rows whose system could not be solved.
     """
     indptr, indices, values = csr
@@ -91,7 +95,8 @@ def _solve_rows(
     chunks = balanced_chunks(indptr, k, 8 * _threads())
     args = (indptr, indices, values, other, reg, objective.weights, chunks)
     if solver == "cg":
-        failed = solve_cg(*args, cg_steps, out, gram=gram)
+        half = prefers_half_gathers(n_other, k, other.dtype)
+        failed = solve_cg(*args, cg_steps, out, gram=gram, half_gathers=half)
     else:
         failed = solve_cholesky(*args, out, gram=gram)
     return out, int(failed)
@@ -267,9 +272,10 @@ def _solved_block(
     cg_steps: int,
     start: np.ndarray | None,
     with_loss: bool,
+    n_other: int,
 ) -> pa.RecordBatch:
     """Solve one block's rows; its FACTOR_SCHEMA row (factors, failures, loss terms, Gram)."""
-    solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start)
+    solved, failed = _solve_rows(csr, fixed, gram, reg, objective, solver, cg_steps, start, n_other)
     observed = _observed_loss(csr, solved, fixed, objective) if with_loss else float("nan")
     norms = np.einsum("ij,ij->i", solved, solved, dtype=np.float64)
     return _one_row(
@@ -313,7 +319,7 @@ def half_step(
                     start = None if warm is None else warm.value[rows]
                     yield _solved_block(
                         block, rows, csr, fixed, gram, reg, objective, solver, cg_steps, start,
-                        with_loss,
+                        with_loss, n_other,
                     )  # fmt: skip
 
     return run
@@ -439,8 +445,9 @@ def solve_routed(
         reg = objective.row_regularization(np.diff(indptr), n_other)
         with task_threads():
             row = _solved_block(
-                block, rows, csr, fixed, gram, reg, objective, solver, cg_steps, start, with_loss
-            )
+                block, rows, csr, fixed, gram, reg, objective, solver, cg_steps, start, with_loss,
+                n_other,
+            )  # fmt: skip
         return pa.Table.from_batches([row])
 
     return run

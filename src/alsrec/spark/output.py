@@ -162,8 +162,9 @@ class SparkFactors:
         )
         reg = o.row_regularization(np.array([len(index)]), self.n_items)
         solved, failed = B._solve_rows(
-            csr, rows, o.unobserved_weight * self.item_gram, reg, o, "cholesky", 0, None
-        )
+            csr, rows, o.unobserved_weight * self.item_gram, reg, o, "cholesky", 0, None,
+            self.n_items,
+        )  # fmt: skip
         if failed:
             raise DataError(
                 "the user's ridge system is singular (too few ratings with regularization 0); "
