@@ -21,6 +21,7 @@ from alsrec.kernels.solvers import (
     half_copy,
     prefers_half_gathers,
     times_small,
+    times_small_to_half,
 )
 from alsrec.kernels.weights import CONFIDENCE_CODES, TARGET_CODES, cell_weights
 
@@ -374,3 +375,15 @@ def test_a_fixed_side_beyond_float16_range_is_gathered_in_full_precision():
     run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", full, half=False)
     run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", half, half=True)
     np.testing.assert_array_equal(half, full)
+
+
+def test_rotating_into_float16_rounds_the_full_precision_product():
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(70, 12)).astype(np.float32)
+    rotation = np.linalg.qr(rng.normal(size=(12, 12)))[0].astype(np.float32)
+    full = np.empty_like(matrix)
+    times_small(matrix, rotation, full)
+    half = times_small_to_half(matrix, rotation)
+    np.testing.assert_array_equal(half, half_copy(full))
+    matrix[3, 0] = 1e6
+    assert times_small_to_half(matrix, rotation) is None

@@ -395,7 +395,11 @@ def half_bits(typingctx, value):
         raise TypingError(f"half_bits: expected a float32 or float64 value, got {value}")
 
     def codegen(context, builder, signature, args):
-        rounded = builder.fptrunc(args[0], ir.HalfType())
-        return builder.bitcast(rounded, ir.IntType(16))
+        value = args[0]
+        if signature.args[0] == types.float64:
+            # through float32: double -> half would need a runtime-library call that
+            # numba's JIT does not link (callers only round float32 factors anyway)
+            value = builder.fptrunc(value, ir.FloatType())
+        return builder.bitcast(builder.fptrunc(value, ir.HalfType()), ir.IntType(16))
 
     return types.uint16(value), codegen

@@ -542,7 +542,10 @@ def solve_cg(
     # padded rows for kernels.simd; np.zeros: the padding must read as 0
     rows_buffer = np.zeros((threads, capacity, padded_width(k, dtype.itemsize)), dtype=dtype)
     row_scratch = np.empty((threads, 2, capacity), dtype=dtype)
+    if half_gathers is None:
+        half_gathers = prefers_half_gathers(other.shape[0], k, dtype)
     w0 = weights.unobserved
+    rotation, half = None, None
     if w0:
         # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
         # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
@@ -552,20 +555,22 @@ def solve_cg(
         eigenvalues, rotation = dense.eigh(shared)
         eigenvalues = np.maximum(eigenvalues, 0.0)
         rotation = np.ascontiguousarray(rotation, dtype=dtype)
-        basis_other = np.empty_like(other)
-        times_small(other, rotation, basis_other)
+        if half_gathers:  # rounded as it is rotated: no full-precision copy is held
+            half = times_small_to_half(other, rotation)
+        if half is None:
+            basis_other = np.empty_like(other)
+            times_small(other, rotation, basis_other)
         _rotate_rows(out, rotation)  # the warm start, into the eigenbasis
     else:
-        eigenvalues, rotation = np.zeros(k), None
+        eigenvalues = np.zeros(k)
         basis_other = other
-    solution = out
-    if half_gathers is None:
-        half_gathers = prefers_half_gathers(other.shape[0], k, dtype)
-    half = half_copy(basis_other) if half_gathers else None
+        if half_gathers:
+            half = half_copy(other)
     if half is None:
         half = np.zeros((0, 0), dtype=np.uint16)  # none: gather from basis_other
     else:
-        basis_other = basis_other[:0]  # only its shape is read now: free the rotated copy
+        basis_other = other[:0]  # the gathers read the half copy; only k and dtype from here
+    solution = out
     failures = _solve_cg(
         indptr,
         indices,
@@ -620,13 +625,9 @@ def half_copy(other: np.ndarray) -> np.ndarray | None:
 def _to_half_bits(other, half):
     """half[:, :k] = float16 bits of ``other``; returns how many rows overflowed."""
     n, k = other.shape
-    overflowed = np.zeros(n, dtype=np.int64)
+    overflowed = np.zeros(max(n, 1), dtype=np.int64)
     for row in prange(n):
-        for j in range(k):
-            value = other[row, j]
-            if not abs(value) <= HALF_MAX:
-                overflowed[row] = 1
-            half[row, j] = half_bits(value)
+        overflowed[row] = _row_to_half(other[row], k, half[row])
     return overflowed.sum()
 
 
@@ -651,18 +652,41 @@ def times_small(matrix: np.ndarray, small: np.ndarray, out: np.ndarray) -> None:
     before it is written). Accumulates in ``matrix``'s dtype, as sgemm/dgemm
     would.
     """
+    no_half = np.zeros((0, 0), dtype=np.uint16)
+    _times_small(matrix, _padded_columns(small, matrix.dtype), small.shape[1], out, no_half)
+
+
+def times_small_to_half(matrix: np.ndarray, small: np.ndarray) -> np.ndarray | None:
+    """The float16 bits of ``matrix @ small`` in :func:`half_copy`'s layout, or None.
+
+    The same products as :func:`times_small`, rounded as each block is
+    written, so no full-precision copy is ever held. None when a value is
+    beyond float16's range.
+    """
+    width = small.shape[1]
+    half = np.zeros((matrix.shape[0], padded_width(width, 4)), dtype=np.uint16)
+    padded = _padded_columns(small, matrix.dtype)
+    if _times_small(matrix, padded, width, matrix[:0], half):
+        return None
+    return half
+
+
+def _padded_columns(small: np.ndarray, dtype: np.dtype) -> np.ndarray:
     k, width = small.shape
-    padded_small = np.zeros((k, padded_width(width, small.dtype.itemsize)), dtype=matrix.dtype)
-    padded_small[:, :width] = small
-    _times_small(matrix, padded_small, width, out)
+    padded = np.zeros((k, padded_width(width, np.dtype(dtype).itemsize)), dtype=dtype)
+    padded[:, :width] = small
+    return padded
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _times_small(matrix, padded_small, width, out):
-    """Kernel of :func:`times_small`; ``padded_small`` is ``small`` zero-padded
-    to whole vectors (kernels.simd)."""
+def _times_small(matrix, padded_small, width, out, half):
+    """Kernel of :func:`times_small` (into ``half`` when it has rows, else ``out``);
+    ``padded_small`` is ``small`` zero-padded to whole vectors (kernels.simd).
+    Returns how many rows had a value beyond float16's range."""
     n, k = matrix.shape
     n_blocks = (n + TIMES_SMALL_ROWS - 1) // TIMES_SMALL_ROWS
+    to_half = half.shape[0] > 0
+    overflowed = np.zeros(max(n_blocks, 1), dtype=np.int64)
     for blk in prange(n_blocks):
         start = blk * TIMES_SMALL_ROWS
         count = min(start + TIMES_SMALL_ROWS, n) - start
@@ -677,8 +701,24 @@ def _times_small(matrix, padded_small, width, out):
         acc = np.empty((padded, padded_small.shape[1]), dtype=matrix.dtype)
         padded_times(rows, padded_small, acc)
         for i in range(count):
-            for c in range(width):
-                out[start + i, c] = acc[i, c]
+            if to_half:
+                overflowed[blk] += _row_to_half(acc[i], width, half[start + i])
+            else:
+                for c in range(width):
+                    out[start + i, c] = acc[i, c]
+    return overflowed.sum()
+
+
+@njit(inline="always", cache=True)
+def _row_to_half(values, width, bits):
+    """bits[:width] = float16 bits of values[:width]; 1 if one is beyond float16's range."""
+    beyond = 0
+    for c in range(width):
+        value = values[c]
+        if not abs(value) <= HALF_MAX:
+            beyond = 1
+        bits[c] = half_bits(value)
+    return beyond
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
