@@ -321,6 +321,8 @@ def add_row_cells(start, end, indices, values, other, weights, gathered_any, a, 
         block_end = min(block_start + BLOCK, end)
         n = block_end - block_start
         for q in range(n):
+            if block_start + q + PREFETCH_AHEAD < len(indices):  # as in _gather_rows
+                prefetch_row(other, indices[block_start + q + PREFETCH_AHEAD])
             col = indices[block_start + q]
             value = values[block_start + q]
             c = confidence(value, weights)
