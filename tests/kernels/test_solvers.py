@@ -15,7 +15,7 @@ from alsrec.kernels import (
     solve_cholesky,
 )
 from alsrec.kernels import reference as ref
-from alsrec.kernels.simd import padded_product, padded_residual, padded_width
+from alsrec.kernels.simd import half_row_to, padded_product, padded_residual, padded_width
 from alsrec.kernels.solvers import (
     HALF_GATHER_MIN_BYTES,
     half_copy,
@@ -240,15 +240,16 @@ def test_balanced_chunks_cover_rows_and_balance_cost():
 
 @pytest.mark.parametrize("n_rows", [1, 3, 4, 63, 64, 130])  # around the 4-row and 64-row blocks
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_times_small_is_a_matrix_product_in_place_or_not(n_rows, dtype):
+@pytest.mark.parametrize(("k", "width"), [(7, 5), (9, 100)])  # one vector; a tile and a part
+def test_times_small_is_a_matrix_product_in_place_or_not(n_rows, dtype, k, width):
     rng = np.random.default_rng(n_rows)
-    matrix = rng.standard_normal((n_rows, 7)).astype(dtype)
-    small = rng.standard_normal((7, 5)).astype(dtype)
-    out = np.empty((n_rows, 5), dtype=dtype)
+    matrix = rng.standard_normal((n_rows, k)).astype(dtype)
+    small = rng.standard_normal((k, width)).astype(dtype)
+    out = np.empty((n_rows, width), dtype=dtype)
     times_small(matrix, small, out)
     np.testing.assert_allclose(out, matrix.astype(np.float64) @ small, rtol=1e-5, atol=1e-5)
     # square and in place (as the rotations use it): the same numbers, bit for bit
-    square = rng.standard_normal((7, 7)).astype(dtype)
+    square = rng.standard_normal((k, k)).astype(dtype)
     expected = np.empty_like(matrix)
     times_small(matrix, square, expected)
     times_small(matrix, square, matrix)
@@ -312,16 +313,58 @@ def test_cg_row_passes_match_numpy_on_every_tail_length(n, k, dtype):
         assert not padded[k:].any()
 
 
-def test_half_copy_holds_numpys_float16_bits_and_refuses_what_float16_cannot_hold():
-    other = np.random.default_rng(0).normal(scale=300.0, size=(37, 21)).astype(np.float32)
-    half = half_copy(other)
+def test_half_copy_holds_numpys_float16_bits_and_flags_what_float16_cannot_hold():
+    rng = np.random.default_rng(0)
+    other = rng.normal(scale=300.0, size=(37, 21)).astype(np.float32)
+    other[0, :6] = [6e-8, 3e-5, -65504.0, 65504.0, 1e-3, -0.0]  # subnormal, range edge
+    half, beyond = half_copy(other)
     assert half.shape == (37, 32)  # rows padded to whole 16-lane vectors, with zeros
     np.testing.assert_array_equal(half[:, :21], other.astype(np.float16).view(np.uint16))
     assert not half[:, 21:].any()
-    for bad in (70000.0, -np.inf, np.nan):
+    assert not beyond.any()
+    for bad in (65520.0, 70000.0, -np.inf, np.nan):
         spoiled = other.copy()
         spoiled[5, 7] = bad
-        assert half_copy(spoiled) is None
+        assert np.flatnonzero(half_copy(spoiled)[1]).tolist() == [5]
+
+
+def test_float16_bits_round_to_nearest_even_and_widen_exactly_like_numpy():
+    # every float16 bit pattern widens exactly; float32s round as numpy rounds them
+    every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    finite = every[np.isfinite(every.view(np.float16))]
+    widened = _widen(finite.reshape(-1, 16))
+    np.testing.assert_array_equal(
+        widened, finite.view(np.float16).astype(np.float32).reshape(-1, 16)
+    )
+    rng = np.random.default_rng(3)
+    singles = np.concatenate(
+        [
+            rng.normal(scale=10.0 ** rng.uniform(-9, 4.8, 20000)).astype(np.float32),
+            finite.view(np.float16).astype(np.float32),  # exact halves
+            (
+                finite.view(np.float16).astype(np.float32)[:-1]
+                + finite.view(np.float16).astype(np.float32)[1:]
+            )
+            / 2,
+        ]
+    )
+    singles = singles[np.abs(singles) <= 65504]
+    singles = singles[: len(singles) // 16 * 16].reshape(-1, 16)
+    half, beyond = half_copy(singles)
+    np.testing.assert_array_equal(half, singles.astype(np.float16).view(np.uint16))
+    assert not beyond.any()
+
+
+@njit
+def _widen_rows(bits, out):
+    for row in range(bits.shape[0]):
+        half_row_to(bits, row, out, row)
+
+
+def _widen(bits):
+    out = np.empty(bits.shape, dtype=np.float32)
+    _widen_rows(np.ascontiguousarray(bits), out)
+    return out
 
 
 def test_half_gathers_are_chosen_for_float32_fixed_sides_beyond_the_cache():
@@ -329,6 +372,27 @@ def test_half_gathers_are_chosen_for_float32_fixed_sides_beyond_the_cache():
     assert prefers_half_gathers(rows_at_threshold, 64, np.float32)
     assert not prefers_half_gathers(rows_at_threshold - 1, 64, np.float32)
     assert not prefers_half_gathers(10 * rows_at_threshold, 64, np.float64)
+    # k <= 8: a padded float16 row (16 values) is no smaller than the float32 row
+    assert not prefers_half_gathers(10 * rows_at_threshold, 8, np.float32)
+    assert prefers_half_gathers(10 * rows_at_threshold, 9, np.float32)
+
+
+def test_half_gathers_refuse_float64_factors():
+    matrix = random_csr(30, 50, 0.3, seed=3)
+    other = np.random.default_rng(4).normal(size=(50, 6))
+    with pytest.raises(ValueError, match="half_gathers needs float32"):
+        run_solver(
+            "cg",
+            matrix,
+            other,
+            np.ones(30),
+            1.0,
+            "linear",
+            2.0,
+            "one",
+            np.zeros((30, 6)),
+            half=True,
+        )
 
 
 @pytest.mark.parametrize("k", [5, 20])
@@ -366,15 +430,51 @@ def test_half_gathers_reach_the_loss_of_full_precision(setting):
     assert abs(losses[1] - losses[0]) <= 1e-4 * losses[0]
 
 
-def test_a_fixed_side_beyond_float16_range_is_gathered_in_full_precision():
+@pytest.mark.parametrize("w0", [0.0, 1.0])  # without and with the rotation
+def test_rows_beyond_float16_range_are_gathered_exactly_and_a_subset_matches(w0):
+    # the rule is per fixed row, so solving against only the rows a block touches (as
+    # a routed Spark block does) gives the bits of solving against the whole side
+    rng = np.random.default_rng(4)
     matrix = random_csr(30, 50, 0.3, seed=3)
-    other = np.random.default_rng(4).normal(size=(50, 6)).astype(np.float32)
-    other[7, 2] = 1e5
+    other = rng.normal(size=(50, 20)).astype(np.float32)
+    other[7, 2] = 1e5  # beyond float16's range: gathered in full precision
+    other[49, 0] = -1e6
+    matrix = sp.csr_matrix(matrix[:, :49])  # no row touches fixed row 49
+    matrix.resize(30, 50)
+    touched = np.unique(matrix.indices)
+    assert 7 in touched
+    assert 49 not in touched
+    gram = w0 * other.astype(np.float64).T @ other.astype(np.float64)
+    settings = weights(w0, "linear", 2.0, "one")
     reg = np.full(30, 0.5)
-    full, half = (np.zeros((30, 6), np.float32) for _ in range(2))
-    run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", full, half=False)
-    run_solver("cg", matrix, other, reg, 1.0, "linear", 2.0, "one", half, half=True)
-    np.testing.assert_array_equal(half, full)
+    results = []
+    for fixed, indices in (
+        (other, matrix.indices),
+        (other[touched], np.searchsorted(touched, matrix.indices)),
+    ):
+        x = np.zeros((30, 20), np.float32)
+        chunks = balanced_chunks(matrix.indptr, 20, 5)
+        indices = indices.astype(matrix.indices.dtype)
+        solve_cg(
+            matrix.indptr,
+            indices,
+            matrix.data,
+            np.ascontiguousarray(fixed),
+            reg,
+            settings,
+            chunks,
+            3,
+            x,
+            gram=gram,
+            half_gathers=True,
+        )
+        results.append(x)
+    np.testing.assert_array_equal(results[0], results[1])
+    assert np.isfinite(results[0]).all()
+    exact = np.zeros((30, 20), np.float32)
+    run_solver("cg", matrix, other, reg, w0, "linear", 2.0, "one", exact, half=False)
+    assert not np.array_equal(exact, results[0])
+    np.testing.assert_allclose(results[0], exact, rtol=0.02, atol=0.02)
 
 
 def test_rotating_into_float16_rounds_the_full_precision_product():
@@ -383,7 +483,8 @@ def test_rotating_into_float16_rounds_the_full_precision_product():
     rotation = np.linalg.qr(rng.normal(size=(12, 12)))[0].astype(np.float32)
     full = np.empty_like(matrix)
     times_small(matrix, rotation, full)
-    half = times_small_to_half(matrix, rotation)
-    np.testing.assert_array_equal(half, half_copy(full))
+    half, beyond = times_small_to_half(matrix, rotation)
+    np.testing.assert_array_equal(half, half_copy(full)[0])
+    assert not beyond.any()
     matrix[3, 0] = 1e6
-    assert times_small_to_half(matrix, rotation) is None
+    assert np.flatnonzero(times_small_to_half(matrix, rotation)[1]).tolist() == [3]

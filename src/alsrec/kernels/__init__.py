@@ -7,20 +7,25 @@ from pathlib import Path
 
 
 def _drop_stale_caches(here: Path = Path(__file__).parent) -> None:
-    """Forget compiled kernels older than ``simd.py``.
+    """Forget compiled kernels older than the newest kernel source.
 
     numba keys each cached kernel on its own file's timestamp only, so a
-    kernel that inlines ``simd``'s intrinsics would keep running their old
-    code after ``simd.py`` alone changed (an edit or a pull in a source
-    checkout). Deleting the index files makes numba compile those kernels again.
+    kernel that inlines code from another file (``simd``'s intrinsics, the
+    weight formulas, the shared row assembly) would keep running the old code
+    after that file alone changed (an edit or a pull in a source checkout).
+    Deleting the index files makes numba compile those kernels again.
     """
     try:
-        changed = (here / "simd.py").stat().st_mtime
-        for index in (here / "__pycache__").glob("*.nbi"):
-            if index.stat().st_mtime < changed:
+        newest = max(source.stat().st_mtime for source in here.glob("*.py"))
+        indexes = list((here / "__pycache__").glob("*.nbi"))
+    except (OSError, ValueError):  # no sources or cache here (NUMBA_CACHE_DIR, zip install)
+        return
+    for index in indexes:
+        try:
+            if index.stat().st_mtime < newest:
                 index.unlink()
-    except OSError:  # no cache next to the sources (read-only install, NUMBA_CACHE_DIR)
-        pass
+        except OSError:  # another process removed it, or the cache is read-only
+            pass
 
 
 _drop_stale_caches()

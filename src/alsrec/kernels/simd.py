@@ -1,17 +1,25 @@
-"""Explicit-vector row passes for the CG solver, and a prefetch hint for its gathers.
+"""Kernels written as LLVM IR through numba's ``intrinsic``, for what numba's
+autovectoriser does poorly.
 
-Both are written as LLVM IR through numba's ``intrinsic``.
+- ``padded_product`` and ``padded_residual``: CG's passes over a row's
+  gathered factor rows. numba kept the k-long accumulator in memory (it may
+  alias the rows being read) and reduced every dot product on its own: 3.2 ns
+  per gathered row at k = 64 on the development machine. These hold their
+  accumulators in vector registers and keep eight FMA chains in flight:
+  2.0-2.5 ns.
+- ``padded_times``: a rows x small-matrix product (the eigenbasis rotations)
+  with a 4-row x 4-vector tile of the output in registers, at about the
+  matrix-multiply peak.
+- ``prefetch_row``: a cache hint for the index-driven gathers.
+- ``half_row_to`` and ``half_bits``: exact float16 -> float32 widening and
+  round-to-nearest-even narrowing, in integer operations (no F16C or runtime
+  library needed), for gathers from a float16 copy of the fixed side.
 
-numba's autovectoriser keeps a k-long accumulator in memory (it may alias the
-rows being read) and reduces every dot product on its own, so the CG products
-ran at about 8 cycles per gathered row at k = 64. These passes hold their
-accumulators in vector registers and keep eight FMA chains in flight, which
-takes a row to about 5 cycles.
-
-Both passes work on *padded* arrays: every row of ``rows``, and ``v``, ``out``
+The passes work on *padded* arrays: every row of ``rows``, and ``v``, ``out``
 and ``diag``, have a length that is a multiple of the vector width (64 bytes:
 16 float32 or 8 float64 lanes), with zeros in the padding. Zero padding keeps
-the padding of the outputs zero, so the callers never mask a tail.
+the padding of the outputs zero for finite data, so the callers never mask a
+tail.
 
 Rows are handled in blocks of ``BLOCK``: the block's projections ``d = U v``
 first (eight rows at a time, one accumulator each), then ``out += U^T d`` while
@@ -19,7 +27,6 @@ the block is still in L1, with the output in registers a tile of ``TILE``
 vectors at a time (two accumulator sets, even and odd rows). Every sum runs in
 a fixed order, so results do not depend on threads or timing.
 """
-
 from __future__ import annotations
 
 from llvmlite import ir
@@ -260,10 +267,13 @@ def padded_residual(typingctx, rows, count, weight, coef, v, out, diag):
 @intrinsic
 def prefetch_row(typingctx, matrix, row):
     """Ask the cache to start loading ``matrix[row]`` (a hint: no effect on results)."""
-    if not (isinstance(matrix, types.Array) and matrix.ndim == 2 and matrix.layout == "C"):
-        raise TypingError(f"prefetch_row: matrix must be a C-contiguous 2-D array, got {matrix}")
+    if not (isinstance(matrix, types.Array) and matrix.ndim == 2):
+        raise TypingError(f"prefetch_row: matrix must be a 2-D array, got {matrix}")
+    contiguous = matrix.layout == "C"
 
     def codegen(context, builder, signature, args):
+        if not contiguous:  # a hint only: strided rows get none
+            return context.get_dummy_value()
         b = builder
         array = context.make_array(signature.args[0])(context, builder, args[0])
         row = context.cast(builder, args[1], signature.args[1], types.int64)
@@ -352,15 +362,89 @@ def padded_times(typingctx, rows, small, out):
     return types.void(rows, small, out), codegen
 
 
+def _same_shape(type_, element):
+    """``element`` as a scalar, or as a vector with as many lanes as ``type_``."""
+    return ir.VectorType(element, type_.count) if isinstance(type_, ir.VectorType) else element
+
+
+def _constant(type_, value):
+    """``value`` in every lane of an integer or float scalar or vector type."""
+    if isinstance(type_, ir.VectorType):
+        return ir.Constant(type_, [value] * type_.count)
+    return ir.Constant(type_, value)
+
+
+def _half_to_single(b, bits):
+    """float32 from IEEE half bits (i16 or a vector of them), exactly.
+
+    Integer operations plus one exact subtraction for subnormals (F. Giesen's
+    method), so no F16C instruction and no runtime library is needed.
+    """
+    word = _same_shape(bits.type, ir.IntType(32))
+    single = _same_shape(bits.type, ir.FloatType())
+
+    def c(value):
+        return _constant(word, value)
+
+    half = b.zext(bits, word)
+    out = b.shl(b.and_(half, c(0x7FFF)), c(13))  # exponent and mantissa in place
+    exponent = b.and_(out, c(0x7C00 << 13))
+    out = b.add(out, c((127 - 15) << 23))  # rebias
+    special = b.icmp_unsigned("==", exponent, c(0x7C00 << 13))  # inf or NaN
+    out = b.select(special, b.add(out, c((128 - 16) << 23)), out)
+    # zero or subnormal: one more exponent step, then remove the implicit bit exactly
+    magic = b.bitcast(c(113 << 23), single)
+    renormalised = b.fsub(b.bitcast(b.add(out, c(1 << 23)), single), magic)
+    small = b.icmp_unsigned("==", exponent, c(0))
+    out = b.select(small, b.bitcast(renormalised, word), out)
+    out = b.or_(out, b.shl(b.and_(half, c(0x8000)), c(16)))  # sign
+    return b.bitcast(out, single)
+
+
+def _single_to_half(b, value):
+    """IEEE half bits (i16) of a float32 scalar, rounded to nearest even.
+
+    Integer operations plus one float addition for subnormals (F. Giesen's
+    method); beyond the range it gives infinity, NaN gives a quiet NaN.
+    """
+    word = ir.IntType(32)
+
+    def c(number):
+        return ir.Constant(word, number)
+
+    bits = b.bitcast(value, word)
+    sign = b.and_(bits, c(0x80000000))
+    magnitude = b.xor(bits, sign)
+    # inf, NaN, or at least 2^16 (which rounds to inf)
+    beyond = b.icmp_unsigned(">=", magnitude, c((127 + 16) << 23))
+    not_a_number = b.icmp_unsigned(">", magnitude, c(255 << 23))
+    special = b.select(not_a_number, c(0x7E00), c(0x7C00))
+    # subnormal or zero: align the 10 mantissa bits at the bottom by one addition
+    magic = c(((127 - 15) + (23 - 10) + 1) << 23)
+    added = b.fadd(b.bitcast(magnitude, ir.FloatType()), b.bitcast(magic, ir.FloatType()))
+    subnormal = b.sub(b.bitcast(added, word), magic)
+    # normal: rebias and round to nearest even through the carry
+    odd = b.and_(b.lshr(magnitude, c(13)), c(1))
+    normal = b.lshr(b.add(b.add(magnitude, c(((15 - 127) << 23) + 0xFFF)), odd), c(13))
+    finite = b.select(b.icmp_unsigned("<", magnitude, c(113 << 23)), subnormal, normal)
+    out = b.or_(b.select(beyond, special, finite), b.lshr(sign, c(16)))
+    return b.trunc(out, ir.IntType(16))
+
+
 @intrinsic
 def half_row_to(typingctx, source, row, dest, t):
-    """``dest[t] = source[row]`` widened from IEEE half-precision bits (uint16 ``source``).
+    """``dest[t] = source[row]`` widened exactly from IEEE half bits (uint16 ``source``).
 
-    ``source`` and ``dest`` have the same padded row length; the conversion is
-    exact (vcvtph2ps on x86).
+    ``dest``'s padded row length is a multiple of the vector width and at
+    most ``source``'s; a row of ``source`` is read up to that length.
     """
-    if not (isinstance(source, types.Array) and source.dtype == types.uint16):
-        raise TypingError(f"half_row_to: source must hold float16 bits as uint16, got {source}")
+    if not (
+        isinstance(source, types.Array)
+        and source.ndim == 2
+        and source.layout == "C"
+        and source.dtype == types.uint16
+    ):
+        raise TypingError(f"half_row_to: source must be 2-D C uint16 (float16 bits), got {source}")
     _check_types("half_row_to", dest, ())
 
     def codegen(context, builder, signature, args):
@@ -372,14 +456,17 @@ def half_row_to(typingctx, source, row, dest, t):
         row = context.cast(builder, args[1], signature.args[1], types.int64)
         t = context.cast(builder, args[3], signature.args[3], types.int64)
         width = cgutils.unpack_tuple(b, dest_array.shape, 2)[1]
-        source_start = b.gep(source_array.data, [b.mul(row, width)])
+        source_length = b.udiv(cgutils.unpack_tuple(b, source_array.strides, 2)[0], vec.const(2))
+        source_start = b.gep(source_array.data, [b.mul(row, source_length)])
         dest_start = b.mul(t, width)
         bits_type = ir.VectorType(ir.IntType(16), vec.lanes)
         with cgutils.for_range(b, b.udiv(width, vec.const(vec.lanes))) as part:
             col = b.mul(part.index, vec.const(vec.lanes))
             address = b.bitcast(b.gep(source_start, [col]), bits_type.as_pointer())
-            halves = b.bitcast(b.load(address, align=2), ir.VectorType(ir.HalfType(), vec.lanes))
-            vec.store(b.fpext(halves, vec.vector), dest_array.data, b.add(dest_start, col))
+            values = _half_to_single(b, b.load(address, align=2))
+            if vec.element != ir.FloatType():
+                values = b.fpext(values, vec.vector)
+            vec.store(values, dest_array.data, b.add(dest_start, col))
         return context.get_dummy_value()
 
     return types.void(source, row, dest, t), codegen
@@ -389,7 +476,9 @@ def half_row_to(typingctx, source, row, dest, t):
 def half_bits(typingctx, value):
     """The IEEE half-precision bits (uint16) of ``value``, rounded to nearest even.
 
-    Beyond float16's range the result is infinite; callers check the range.
+    Beyond float16's range the result is infinite; callers check the range. A
+    float64 is rounded to float32 first (twice rounded: callers only round
+    float32 factors).
     """
     if value not in (types.float32, types.float64):
         raise TypingError(f"half_bits: expected a float32 or float64 value, got {value}")
@@ -397,9 +486,7 @@ def half_bits(typingctx, value):
     def codegen(context, builder, signature, args):
         value = args[0]
         if signature.args[0] == types.float64:
-            # through float32: double -> half would need a runtime-library call that
-            # numba's JIT does not link (callers only round float32 factors anyway)
             value = builder.fptrunc(value, ir.FloatType())
-        return builder.bitcast(builder.fptrunc(value, ir.HalfType()), ir.IntType(16))
+        return _single_to_half(builder, value)
 
     return types.uint16(value), codegen

@@ -528,11 +528,12 @@ def solve_cg(
     it in blocks. ``gram`` (``w0 * other^T other``) is computed here unless given.
 
     ``half_gathers`` gathers each row's factor rows from a float16 copy of the
-    fixed side (see :func:`prefers_half_gathers`, which decides when None):
-    the sparse part of every A_u and b_u is then built from factors rounded to
-    11 significant bits, while the shared part and all arithmetic stay in
-    ``other``'s dtype. A fixed side with a value beyond float16's range is
-    gathered in full precision.
+    fixed side (float32 factors only; :func:`prefers_half_gathers` decides
+    when None): the sparse part of every A_u and b_u is then built from
+    factors rounded to 11 significant bits, while the shared part and all
+    arithmetic stay float32. A fixed row with a value beyond float16's range
+    is gathered in full precision; the rule is per row, so a Spark block that
+    holds only some rows makes the choice the single machine makes.
     """
     import numba
 
@@ -546,8 +547,10 @@ def solve_cg(
     row_scratch = np.empty((threads, 2, capacity), dtype=dtype)
     if half_gathers is None:
         half_gathers = prefers_half_gathers(other.shape[0], k, dtype)
+    elif half_gathers and dtype != np.float32:
+        raise ValueError(f"half_gathers needs float32 factors, not {dtype}")
     w0 = weights.unobserved
-    rotation, half = None, None
+    rotation = None
     if w0:
         # CG is invariant under an orthogonal change of basis. In the eigenbasis of the
         # shared part w0 Y^T Y = Q L Q^T that part is diagonal, so each CG product costs
@@ -557,21 +560,29 @@ def solve_cg(
         eigenvalues, rotation = dense.eigh(shared)
         eigenvalues = np.maximum(eigenvalues, 0.0)
         rotation = np.ascontiguousarray(rotation, dtype=dtype)
-        if half_gathers:  # rounded as it is rotated: no full-precision copy is held
-            half = times_small_to_half(other, rotation)
-        if half is None:
-            basis_other = np.empty_like(other)
-            times_small(other, rotation, basis_other)
         _rotate_rows(out, rotation)  # the warm start, into the eigenbasis
     else:
         eigenvalues = np.zeros(k)
-        basis_other = other
-        if half_gathers:
-            half = half_copy(other)
-    if half is None:
-        half = np.zeros((0, 0), dtype=np.uint16)  # none: gather from basis_other
+    half = np.zeros((0, 0), dtype=np.uint16)  # none: gather from basis_other
+    exact_index = np.zeros(0, dtype=np.int64)  # no fixed row gathered apart
+    if half_gathers:
+        # rounded as it is rotated: no full-precision copy of the side is held
+        if rotation is None:
+            half, beyond = half_copy(other)
+        else:
+            half, beyond = times_small_to_half(other, rotation)
+        exact_rows = np.flatnonzero(beyond)
+        basis_other = np.ascontiguousarray(other[exact_rows])
+        if rotation is not None:
+            times_small(basis_other, rotation, basis_other)  # same bits as in the whole side
+        if len(exact_rows):
+            exact_index = np.full(other.shape[0], -1, dtype=np.int64)
+            exact_index[exact_rows] = np.arange(len(exact_rows))
+    elif rotation is not None:
+        basis_other = np.empty_like(other)
+        times_small(other, rotation, basis_other)
     else:
-        basis_other = other[:0]  # the gathers read the half copy; only k and dtype from here
+        basis_other = other
     solution = out
     failures = _solve_cg(
         indptr,
@@ -587,6 +598,7 @@ def solve_cg(
         rows_buffer,
         row_scratch,
         half,
+        exact_index,
     )
     if rotation is not None:
         _rotate_rows(out, rotation.T)  # back to the original basis
@@ -600,37 +612,37 @@ def prefers_half_gathers(n_fixed: int, k: int, dtype: np.dtype) -> bool:
     """Whether CG gathers a fixed side of ``n_fixed`` rows from a float16 copy.
 
     Gathering is bound by memory once the fixed side's factors outgrow the
-    last-level cache: at 25M interactions the item half-step gathers 41 MB
-    of user factors at random and that copy took 40% of it. Half-precision
-    halves that traffic (the copy fits the 32 MiB L3 of the machine this was
-    measured on) for a loss equal to 6 digits; a fixed side that fits the
-    cache gains nothing, so it stays exact. float64 factors were asked for
-    precision and are never rounded.
+    last-level cache: at 25M interactions, k = 64, the item half-step gathers
+    41 MB of user factors at random and the copy took 40% of it. In float16
+    (21 MB, inside the 32 MiB L3 of the machine this was measured on) the
+    half-step took 0.40-0.44 s instead of 0.63-0.71, at a loss equal to six
+    digits after 3 iterations. A side that fits the cache gains nothing and
+    stays exact, as does one whose padded float16 rows would not be smaller
+    (k <= 8). float64 factors were asked for precision and are never rounded.
     """
     dtype = np.dtype(dtype)
-    return dtype == np.float32 and n_fixed * k * dtype.itemsize >= HALF_GATHER_MIN_BYTES
+    half_row_bytes = 2 * padded_width(k, 4)
+    return (
+        dtype == np.float32 and half_row_bytes < 4 * k and n_fixed * k * 4 >= HALF_GATHER_MIN_BYTES
+    )
 
 
-def half_copy(other: np.ndarray) -> np.ndarray | None:
-    """float16 bits (uint16) of ``other``, rows zero-padded as kernels.simd reads them.
-
-    None when a value is beyond float16's range (or not finite).
-    """
+def half_copy(other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float16 bits (uint16) of ``other``, rows zero-padded as kernels.simd reads them,
+    and which rows hold a value beyond float16's range (to be gathered exactly)."""
     n, k = other.shape
     half = np.zeros((n, padded_width(k, 4)), dtype=np.uint16)
-    if _to_half_bits(other, half):
-        return None
-    return half
+    beyond = np.zeros(n, dtype=np.bool_)
+    _to_half_bits(other, half, beyond)
+    return half, beyond
 
 
 @njit(parallel=True, cache=True)
-def _to_half_bits(other, half):
-    """half[:, :k] = float16 bits of ``other``; returns how many rows overflowed."""
+def _to_half_bits(other, half, beyond):
+    """half[:, :k] = float16 bits of ``other``; beyond[row] where one overflowed."""
     n, k = other.shape
-    overflowed = np.zeros(max(n, 1), dtype=np.int64)
     for row in prange(n):
-        overflowed[row] = _row_to_half(other[row], k, half[row])
-    return overflowed.sum()
+        beyond[row] = _row_to_half(other[row], k, half[row])
 
 
 def _rotate_rows(matrix: np.ndarray, rotation: np.ndarray) -> None:
@@ -655,22 +667,23 @@ def times_small(matrix: np.ndarray, small: np.ndarray, out: np.ndarray) -> None:
     would.
     """
     no_half = np.zeros((0, 0), dtype=np.uint16)
-    _times_small(matrix, _padded_columns(small, matrix.dtype), small.shape[1], out, no_half)
+    no_flags = np.zeros(0, dtype=np.bool_)
+    padded = _padded_columns(small, matrix.dtype)
+    _times_small(matrix, padded, small.shape[1], out, no_half, no_flags)
 
 
-def times_small_to_half(matrix: np.ndarray, small: np.ndarray) -> np.ndarray | None:
-    """The float16 bits of ``matrix @ small`` in :func:`half_copy`'s layout, or None.
+def times_small_to_half(matrix: np.ndarray, small: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``matrix @ small`` as :func:`half_copy` gives it: float16 bits and rows beyond range.
 
     The same products as :func:`times_small`, rounded as each block is
-    written, so no full-precision copy is ever held. None when a value is
-    beyond float16's range.
+    written, so no full-precision copy is ever held.
     """
     width = small.shape[1]
     half = np.zeros((matrix.shape[0], padded_width(width, 4)), dtype=np.uint16)
+    beyond = np.zeros(matrix.shape[0], dtype=np.bool_)
     padded = _padded_columns(small, matrix.dtype)
-    if _times_small(matrix, padded, width, matrix[:0], half):
-        return None
-    return half
+    _times_small(matrix, padded, width, matrix[:0], half, beyond)
+    return half, beyond
 
 
 def _padded_columns(small: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -681,14 +694,13 @@ def _padded_columns(small: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def _times_small(matrix, padded_small, width, out, half):
-    """Kernel of :func:`times_small` (into ``half`` when it has rows, else ``out``);
-    ``padded_small`` is ``small`` zero-padded to whole vectors (kernels.simd).
-    Returns how many rows had a value beyond float16's range."""
+def _times_small(matrix, padded_small, width, out, half, beyond):
+    """Kernel of :func:`times_small` (into ``half``, flagging ``beyond``, when it
+    has rows, else into ``out``); ``padded_small`` is ``small`` zero-padded to
+    whole vectors (kernels.simd)."""
     n, k = matrix.shape
     n_blocks = (n + TIMES_SMALL_ROWS - 1) // TIMES_SMALL_ROWS
     to_half = half.shape[0] > 0
-    overflowed = np.zeros(max(n_blocks, 1), dtype=np.int64)
     for blk in prange(n_blocks):
         start = blk * TIMES_SMALL_ROWS
         count = min(start + TIMES_SMALL_ROWS, n) - start
@@ -704,27 +716,28 @@ def _times_small(matrix, padded_small, width, out, half):
         padded_times(rows, padded_small, acc)
         for i in range(count):
             if to_half:
-                overflowed[blk] += _row_to_half(acc[i], width, half[start + i])
+                beyond[start + i] = _row_to_half(acc[i], width, half[start + i])
             else:
                 for c in range(width):
                     out[start + i, c] = acc[i, c]
-    return overflowed.sum()
 
 
 @njit(inline="always", cache=True)
 def _row_to_half(values, width, bits):
-    """bits[:width] = float16 bits of values[:width]; 1 if one is beyond float16's range."""
-    beyond = 0
+    """bits[:width] = float16 bits of values[:width]; True if one is beyond float16's range."""
+    beyond = False
     for c in range(width):
         value = values[c]
         if not abs(value) <= HALF_MAX:
-            beyond = 1
+            beyond = True
         bits[c] = half_bits(value)
     return beyond
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
-def _gather_rows(indices, values, other, weights, start, count, rows, weight, coef, half):
+def _gather_rows(
+    indices, values, other, weights, start, count, rows, weight, coef, half, exact_index
+):
     """Copy the ``count`` rows of ``other`` named by ``indices[start:]`` into ``rows``,
     with the cells' weights c - w0 and right-hand-side coefficients c p.
 
@@ -745,11 +758,14 @@ def _gather_rows(indices, values, other, weights, start, count, rows, weight, co
         c = confidence(value, weights)
         coef[t] = c * target(value, weights)
         weight[t] = c - weights.unobserved
-        if use_half:
-            half_row_to(half, col, rows, t)
-        else:
+        exact = col
+        if use_half:  # other holds only the rows beyond float16's range, if any
+            exact = exact_index[col] if len(exact_index) else -1
+            if exact < 0:
+                half_row_to(half, col, rows, t)
+        if exact >= 0:
             for j in range(k):
-                rows[t, j] = other[col, j]
+                rows[t, j] = other[exact, j]
 
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
@@ -815,8 +831,9 @@ def _accumulate_rows(rows, n, coefficients, out):
 
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def _sparse_product(
-    indices, values, other, weights, start, n, resident, rows, weight, coef, v, out, half
-):
+    indices, values, other, weights, start, n, resident, rows, weight, coef, v, out, half,
+    exact_index,
+):  # fmt: skip
     """out += U^T (w * (U v)) over the row's cells.
 
     A row that fits the buffer (``resident``) was gathered by the first pass;
@@ -828,7 +845,7 @@ def _sparse_product(
         if not resident:
             _gather_rows(
                 indices, values, other, weights, start + block_start, count, rows, weight, coef,
-                half,
+                half, exact_index,
             )  # fmt: skip
         padded_product(rows, count, weight, v, out)
 
@@ -836,7 +853,7 @@ def _sparse_product(
 @njit(inline="always", cache=True, fastmath=FASTMATH)
 def _residual_and_jacobi(
     indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef, x, r, out,
-    half,
+    half, exact_index,
 ):  # fmt: skip
     """r = b - A x and out = 1 / diag(A) (1 where an entry is not positive), in the eigenbasis.
 
@@ -845,7 +862,7 @@ def _residual_and_jacobi(
     diagonal, so the preconditioner captures the spread of w0 Y^T Y's spectrum
     (3 preconditioned steps reach the exact solve's loss on MovieLens).
     """
-    k = len(diagonal)  # the vectors are padded (see kernels.simd); their padding stays 0
+    k = len(diagonal)  # the vectors are padded (kernels.simd); only their first k count
     capacity = rows.shape[0]
     for j in range(k):
         out[j] = diagonal[j] + row_reg
@@ -854,7 +871,7 @@ def _residual_and_jacobi(
         count = min(capacity, n - block_start)
         _gather_rows(
             indices, values, other, weights, start + block_start, count, rows, weight, coef,
-            half,
+            half, exact_index,
         )  # fmt: skip
         padded_residual(rows, count, weight, coef, x, r, out)
     for j in range(k):
@@ -884,6 +901,7 @@ def _preconditioned_cg(
     p,
     ap,
     half,
+    exact_index,
 ):
     """Up to ``steps`` Jacobi-preconditioned CG steps from ``x`` with residual ``r``.
 
@@ -904,7 +922,7 @@ def _preconditioned_cg(
         _shared_product(diagonal, row_reg, p, ap)
         _sparse_product(
             indices, values, other, weights, start, n, resident, rows, weight, coef, p, ap,
-            half,
+            half, exact_index,
         )  # fmt: skip
         p_ap = 0.0
         for j in range(k):
@@ -943,6 +961,7 @@ def _solve_cg(
     rows_buffer,
     row_scratch,
     half,
+    exact_index,
 ):
     """Kernel of :func:`solve_cg`, in a basis where ``w0 * other.T @ other`` is ``diag(gram)``.
 
@@ -961,7 +980,8 @@ def _solve_cg(
         rows = rows_buffer[thread]
         weight = row_scratch[thread, 0]
         coef = row_scratch[thread, 1]
-        # padded like the rows (kernels.simd); only the first k entries are ever written
+        # padded like the rows (kernels.simd): x's and p's padding is never written and
+        # stays 0; r's, ap's and inverse_diagonal's is written but never read
         x = np.zeros(padded, dtype=dtype)
         r = np.zeros(padded, dtype=dtype)
         p = np.zeros(padded, dtype=dtype)
@@ -990,6 +1010,7 @@ def _solve_cg(
                 r,
                 inverse_diagonal,
                 half,
+                exact_index,
             )
             rs_old = _preconditioned_cg(
                 indices,
@@ -1012,6 +1033,7 @@ def _solve_cg(
                 p,
                 ap,
                 half,
+                exact_index,
             )
             if not np.isfinite(rs_old):
                 failures[chunk] += 1
