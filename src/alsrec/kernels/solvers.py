@@ -524,8 +524,11 @@ def solve_cg(
     became non-finite.
 
     Scratch memory is allocated once per thread: ``threads x min(longest row,
-    ROW_BUFFER_CAP) x k`` values; rows longer than the cap are streamed through
-    it in blocks. ``gram`` (``w0 * other^T other``) is computed here unless given.
+    ROW_BUFFER_CAP) x k'`` values (k' is k rounded up to whole vectors); rows
+    longer than the cap are streamed through it in blocks. The fixed side is
+    held once more, rotated (4 k n_other bytes for float32), or as a float16
+    copy (2 k' n_other) with half gathers. ``gram`` (``w0 * other^T other``) is
+    computed here unless given.
 
     ``half_gathers`` gathers each row's factor rows from a float16 copy of the
     fixed side (float32 factors only; :func:`prefers_half_gathers` decides
