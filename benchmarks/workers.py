@@ -128,6 +128,11 @@ def fit(task: dict) -> dict:
             alsrec.ALS("implicit", factors=k, iterations=1, solver=solver).fit(
                 alsrec.generate(300, 200, 3000, values="implicit").interactions
             )
+            # the parallel transpose runs only from 1M interactions: load it for these dtypes
+            from alsrec.kernels.sparse import transpose_csr
+
+            head = data.matrix[:10]
+            transpose_csr(head.indptr, head.indices, head.data, head.shape[1])
         start = time.perf_counter()
         model.fit(data)
         seconds = time.perf_counter() - start
