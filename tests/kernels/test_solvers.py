@@ -1,5 +1,10 @@
 """Fast kernels held to the dense numpy reference on small matrices."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +18,7 @@ from alsrec.kernels import (
     observed_loss,
     solve_cg,
     solve_cholesky,
+    solvers,
 )
 from alsrec.kernels import reference as ref
 from alsrec.kernels.simd import half_row_to, padded_product, padded_residual, padded_width
@@ -311,6 +317,90 @@ def test_cg_row_passes_match_numpy_on_every_tail_length(n, k, dtype):
     # zero padding stays zero: callers never mask a tail
     for padded in (product, residual, diagonal):
         assert not padded[k:].any()
+
+
+def _half_rows_case(n, k, seed):
+    """Rows rounded to float16 (padded, as float32 and as bits) and the pass vectors."""
+    rng = np.random.default_rng(seed)
+    width = padded_width(k, 4)
+    singles = np.zeros((72, width), np.float32)
+    singles[:n, :k] = rng.standard_normal((n, k)).astype(np.float16)
+    bits = singles.astype(np.float16).view(np.uint16)
+    v = np.zeros(width, np.float32)
+    v[:k] = rng.standard_normal(k)
+    weight, coef = rng.standard_normal((2, 72)).astype(np.float32)
+    start = np.zeros(width, np.float32)
+    start[:k] = rng.standard_normal(k)
+    return singles, bits, weight, coef, v, start
+
+
+def _passes_of_both_buffers(n, k, seed):
+    singles, bits, weight, coef, v, start = _half_rows_case(n, k, seed)
+    results = []
+    for rows in (singles, bits):
+        outputs = [start.copy(), start.copy(), start[::-1].copy()]
+        _padded_passes(rows, n, weight, coef, v, *outputs)
+        results.append(outputs)
+    return results
+
+
+@pytest.mark.parametrize("k", [7, 64, 80])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 33, 70])
+def test_cg_row_passes_over_float16_bits_give_the_bits_of_the_widened_rows(n, k):
+    # long rows keep their gathered rows as float16 bits: the passes must add the very
+    # same values in the very same order as over the float32 buffer
+    over_singles, over_bits = _passes_of_both_buffers(n, k, seed=n + k)
+    for single, half in zip(over_singles, over_bits, strict=True):
+        np.testing.assert_array_equal(half, single)
+
+
+def test_cg_row_passes_over_float16_bits_are_the_same_on_a_cpu_without_f16c(tmp_path):
+    # F16C widens where the CPU has it; a generic x86-64 build widens by integer
+    # operations, which must give the same bits (a fresh compile, in a fresh process)
+    script = tmp_path / "passes.py"
+    script.write_text(
+        "import sys, numpy as np\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_solvers import _passes_of_both_buffers\n"
+        "np.save(sys.argv[2], np.array([_passes_of_both_buffers(33, 80, 5)]))\n"
+    )
+    environment = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path)}
+    target = tmp_path / "generic.npy"
+    subprocess.run(
+        [sys.executable, str(script), str(Path(__file__).parent), str(target)],
+        env=environment,
+        check=True,
+        timeout=600,
+    )
+    generic = np.load(target)[0]
+    np.testing.assert_array_equal(generic[0], generic[1])  # the two buffers, generic build
+    np.testing.assert_array_equal(generic, np.array(_passes_of_both_buffers(33, 80, 5)))
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+@pytest.mark.parametrize("capacity", [5, 1 << 15])  # long rows streamed, and resident
+def test_float16_row_buffers_change_no_bit_of_the_solves(setting, capacity, monkeypatch):
+    # half gathers keep the gathered rows as float16 bits, unless a fixed row beyond
+    # float16's range forces the float32 buffer: one such row that no cell touches
+    # switches buffers and must change nothing else
+    w0, conf, alpha, tgt = setting
+    matrix = random_csr(40, 120, 0.3, seed=8)
+    matrix.resize(40, 121)
+    other = np.random.default_rng(9).normal(scale=0.3, size=(121, 20)).astype(np.float32)
+    other[120] = 1e6
+    gram = w0 * other[:120].astype(np.float64).T @ other[:120].astype(np.float64)
+    monkeypatch.setattr(solvers, "ROW_BUFFER_CAP", capacity)
+    results = []
+    for fixed in (other[:120], other):  # float16 buffer, then float32 buffer
+        x = np.zeros((40, 20), np.float32)
+        solve_cg(
+            matrix.indptr, matrix.indices, matrix.data, np.ascontiguousarray(fixed),
+            np.full(40, 0.3), weights(w0, conf, alpha, tgt),
+            balanced_chunks(matrix.indptr, 20, 5), 3, x, gram=gram, half_gathers=True,
+        )  # fmt: skip
+        results.append(x)
+    assert np.isfinite(results[0]).all()
+    np.testing.assert_array_equal(results[1], results[0])
 
 
 def test_half_copy_holds_numpys_float16_bits_and_flags_what_float16_cannot_hold():

@@ -15,6 +15,11 @@ autovectoriser does poorly.
   round-to-nearest-even narrowing, in integer operations (no F16C or runtime
   library needed), for gathers from a float16 copy of the fixed side.
 
+The two passes also read rows kept as float16 bits (uint16), widening each
+vector as it is loaded (F16C's one instruction where the target has it,
+else the integer widening): the same sums of the same values as over the
+widened rows, from half the bytes, for rows whose buffer outgrows L2.
+
 The passes work on *padded* arrays: every row of ``rows``, and ``v``, ``out``
 and ``diag``, have a length that is a multiple of the vector width (64 bytes:
 16 float32 or 8 float64 lanes), with zeros in the padding. Zero padding keeps
@@ -27,6 +32,7 @@ the block is still in L1, with the output in registers a tile of ``TILE``
 vectors at a time (two accumulator sets, even and odd rows). Every sum runs in
 a fixed order, so results do not depend on threads or timing.
 """
+
 from __future__ import annotations
 
 from llvmlite import ir
@@ -114,15 +120,53 @@ class _Vectors:
         ]
 
 
-def _check_types(name, rows, vectors):
+def _check_types(name, rows, vectors, half_rows=False):
+    """Refuse what the IR below does not handle; uint16 rows (float16 bits) where
+    ``half_rows`` allows them, with float32 or float64 vectors."""
     if not (isinstance(rows, types.Array) and rows.ndim == 2 and rows.layout == "C"):
         raise TypingError(f"{name}: rows must be a C-contiguous 2-D array, got {rows}")
-    if rows.dtype not in (types.float32, types.float64):
-        raise TypingError(f"{name}: rows must be float32 or float64, got {rows.dtype}")
+    allowed = (types.float32, types.float64) + ((types.uint16,) if half_rows else ())
+    if rows.dtype not in allowed:
+        raise TypingError(f"{name}: rows must be one of {allowed}, got {rows.dtype}")
+    element = rows.dtype
+    if rows.dtype == types.uint16:
+        element = vectors[0].dtype if vectors else types.float32
+        if element not in (types.float32, types.float64):
+            raise TypingError(f"{name}: float16 rows need float vectors, got {element}")
     for vector in vectors:
         is_vector = isinstance(vector, types.Array) and vector.ndim == 1
-        if not (is_vector and vector.dtype == rows.dtype):
-            raise TypingError(f"{name}: expected 1-D {rows.dtype} arrays, got {vector}")
+        if not (is_vector and vector.dtype == element):
+            raise TypingError(f"{name}: expected 1-D {element} arrays, got {vector}")
+
+
+def _has_f16c(context) -> bool:
+    """Whether the code is compiled for a CPU with F16C (one instruction per vector
+    of float16 -> float32 conversions); numba's feature string, '' for a generic CPU."""
+    return "+f16c" in getattr(context.codegen(), "_tm_features", "")
+
+
+def _row_loader(context, builder, rows_type, vec):
+    """load(rows_ptr, offset) -> one vector of ``vec``'s floats from a padded row.
+
+    float rows are loaded as they are; uint16 rows (float16 bits) are widened
+    exactly, by F16C where the target has it, else by integer operations
+    (float64 vectors: float16 has no more digits than float32, so exactly too).
+    """
+    if rows_type.dtype != types.uint16:
+        return vec.load
+    bits_type = ir.VectorType(ir.IntType(16), vec.lanes)
+    half_type = ir.VectorType(ir.HalfType(), vec.lanes)
+    f16c = _has_f16c(context)
+
+    def load(base, offset):
+        address = builder.bitcast(builder.gep(base, [offset]), bits_type.as_pointer())
+        bits = builder.load(address, align=2)
+        if f16c:
+            return builder.fpext(builder.bitcast(bits, half_type), vec.vector)
+        singles = _half_to_single(builder, bits)
+        return singles if vec.element == ir.FloatType() else builder.fpext(singles, vec.vector)
+
+    return load
 
 
 def _row_pass(residual: bool):
@@ -136,13 +180,15 @@ def _row_pass(residual: bool):
         else:
             rows_type, _, weight_type, v_type, out_type = signature.args
             rows_value, count, weight_value, v_value, out_value = args
-        vec = _Vectors(context, builder, rows_type.dtype)
+        vec = _Vectors(context, builder, v_type.dtype)
+        load_row = _row_loader(context, builder, rows_type, vec)
+        row_itemsize = rows_type.dtype.bitwidth // 8
 
         def data(array_type, value):
             return context.make_array(array_type)(context, builder, value).data
 
         rows = context.make_array(rows_type)(context, builder, rows_value)
-        row_length = b.udiv(cgutils.unpack_tuple(b, rows.strides, 2)[0], vec.const(vec.itemsize))
+        row_length = b.udiv(cgutils.unpack_tuple(b, rows.strides, 2)[0], vec.const(row_itemsize))
         n_vectors = b.udiv(cgutils.unpack_tuple(b, rows.shape, 2)[1], vec.const(vec.lanes))
         rows_ptr = rows.data
         weight_ptr = data(weight_type, weight_value)
@@ -173,7 +219,7 @@ def _row_pass(residual: bool):
                 col = b.mul(column.index, vec.const(vec.lanes))
                 v_part = vec.load(v_ptr, col)
                 for r in range(n_together):
-                    accumulate(r, vec.load(rows_ptr, b.add(offsets[r], col)), v_part)
+                    accumulate(r, load_row(rows_ptr, b.add(offsets[r], col)), v_part)
             sums = [b.load(accumulators[r]) for r in range(n_together)]
             sums += [vec.zero()] * (-n_together % 4)
             dots = []
@@ -197,7 +243,7 @@ def _row_pass(residual: bool):
                 if residual:
                     w = vec.splat(b.load(b.gep(weight_ptr, [b.add(block_start, local)])))
                 for j in range(width):
-                    u = vec.load(rows_ptr, b.add(offset, columns[j]))
+                    u = load_row(rows_ptr, b.add(offset, columns[j]))
                     accumulate(parity * TILE + j, scale, u)
                     if residual:
                         accumulate((2 + parity) * TILE + j, b.fmul(w, u), u)
@@ -247,9 +293,10 @@ def padded_product(typingctx, rows, count, weight, v, out):
     """``out += U^T (weight * (U v))`` for ``U = rows[:count]``: one CG product.
 
     ``rows``, ``v`` and ``out`` are padded (see the module docstring);
-    ``weight`` has at least ``count`` entries.
+    ``weight`` has at least ``count`` entries. ``rows`` may hold float16 bits
+    (uint16) for float32 vectors: the same sums of the same widened values.
     """
-    _check_types("padded_product", rows, (weight, v, out))
+    _check_types("padded_product", rows, (weight, v, out), half_rows=True)
     return types.void(rows, count, weight, v, out), _row_pass(residual=False)
 
 
@@ -258,9 +305,10 @@ def padded_residual(typingctx, rows, count, weight, coef, v, out, diag):
     """``out += U^T (coef - weight * (U v))`` and ``diag += (U * U)^T weight``.
 
     The sparse parts of the residual b - A v and of diag(A) in one pass over
-    ``U = rows[:count]``; arrays padded as for :func:`padded_product`.
+    ``U = rows[:count]``; arrays padded, and ``rows`` float or float16 bits, as
+    for :func:`padded_product`.
     """
-    _check_types("padded_residual", rows, (weight, coef, v, out, diag))
+    _check_types("padded_residual", rows, (weight, coef, v, out, diag), half_rows=True)
     return types.void(rows, count, weight, coef, v, out, diag), _row_pass(residual=True)
 
 
@@ -433,7 +481,8 @@ def _single_to_half(b, value):
 
 @intrinsic
 def half_row_to(typingctx, source, row, dest, t):
-    """``dest[t] = source[row]`` widened exactly from IEEE half bits (uint16 ``source``).
+    """``dest[t] = source[row]`` widened exactly from IEEE half bits (uint16 ``source``),
+    or copied as bits into a uint16 ``dest``.
 
     ``dest``'s padded row length is a multiple of the vector width and at
     most ``source``'s; a row of ``source`` is read up to that length.
@@ -445,12 +494,13 @@ def half_row_to(typingctx, source, row, dest, t):
         and source.dtype == types.uint16
     ):
         raise TypingError(f"half_row_to: source must be 2-D C uint16 (float16 bits), got {source}")
-    _check_types("half_row_to", dest, ())
+    _check_types("half_row_to", dest, (), half_rows=True)
+    copy_bits = dest.dtype == types.uint16
 
     def codegen(context, builder, signature, args):
         b = builder
         source_type, _, dest_type, _ = signature.args
-        vec = _Vectors(context, builder, dest_type.dtype)
+        vec = _Vectors(context, builder, types.float32 if copy_bits else dest_type.dtype)
         source_array = context.make_array(source_type)(context, builder, args[0])
         dest_array = context.make_array(dest_type)(context, builder, args[2])
         row = context.cast(builder, args[1], signature.args[1], types.int64)
@@ -463,10 +513,15 @@ def half_row_to(typingctx, source, row, dest, t):
         with cgutils.for_range(b, b.udiv(width, vec.const(vec.lanes))) as part:
             col = b.mul(part.index, vec.const(vec.lanes))
             address = b.bitcast(b.gep(source_start, [col]), bits_type.as_pointer())
-            values = _half_to_single(b, b.load(address, align=2))
-            if vec.element != ir.FloatType():
-                values = b.fpext(values, vec.vector)
-            vec.store(values, dest_array.data, b.add(dest_start, col))
+            bits = b.load(address, align=2)
+            if copy_bits:
+                target = b.gep(dest_array.data, [b.add(dest_start, col)])
+                b.store(bits, b.bitcast(target, bits_type.as_pointer()), align=2)
+            else:
+                values = _half_to_single(b, bits)
+                if vec.element != ir.FloatType():
+                    values = b.fpext(values, vec.vector)
+                vec.store(values, dest_array.data, b.add(dest_start, col))
         return context.get_dummy_value()
 
     return types.void(source, row, dest, t), codegen

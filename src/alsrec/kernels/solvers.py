@@ -545,9 +545,6 @@ def solve_cg(
     longest = int(np.diff(indptr).max()) if len(indptr) > 1 else 0
     capacity = max(1, min(longest, ROW_BUFFER_CAP))
     threads = numba.config.NUMBA_NUM_THREADS
-    # padded rows for kernels.simd; np.zeros: the padding must read as 0
-    rows_buffer = np.zeros((threads, capacity, padded_width(k, dtype.itemsize)), dtype=dtype)
-    row_scratch = np.empty((threads, 2, capacity), dtype=dtype)
     if half_gathers is None:
         half_gathers = prefers_half_gathers(other.shape[0], k, dtype)
     elif half_gathers and dtype != np.float32:
@@ -586,6 +583,15 @@ def solve_cg(
         times_small(other, rotation, basis_other)
     else:
         basis_other = other
+    # with half gathers the gathered rows stay float16 bits (the passes widen them as
+    # they load: the same values, so the same bits, from half the bytes), unless some
+    # fixed row must be gathered in full precision
+    half_rows = bool(half_gathers) and not len(exact_index)
+    padded = padded_width(k, dtype.itemsize)
+    # np.zeros: the padding must read as 0 (kernels.simd); the unused buffer is empty
+    rows_buffer = np.zeros((threads, 0 if half_rows else capacity, padded), dtype=dtype)
+    half_rows_buffer = np.zeros((threads, capacity if half_rows else 0, padded), np.uint16)
+    row_scratch = np.empty((threads, 2, capacity), dtype=dtype)
     solution = out
     failures = _solve_cg(
         indptr,
@@ -599,6 +605,8 @@ def solve_cg(
         int(steps),
         solution,
         rows_buffer,
+        half_rows_buffer,
+        half_rows,
         row_scratch,
         half,
         exact_index,
@@ -949,6 +957,23 @@ def _preconditioned_cg(
     return rs_old
 
 
+@njit(inline="always", cache=True, fastmath=FASTMATH, error_model="numpy")
+def _solve_row(
+    indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef,
+    inverse_diagonal, steps, x, r, z, p, ap, half, exact_index,
+):  # fmt: skip
+    """One row's CG solve from ``x`` through the buffer ``rows`` (float, or float16 bits);
+    returns the squared residual norm (see :func:`_preconditioned_cg`)."""
+    _residual_and_jacobi(
+        indices, values, other, weights, diagonal, row_reg, start, n, rows, weight, coef, x, r,
+        inverse_diagonal, half, exact_index,
+    )  # fmt: skip
+    return _preconditioned_cg(
+        indices, values, other, weights, diagonal, row_reg, start, n, n <= rows.shape[0], rows,
+        weight, coef, inverse_diagonal, steps, x, r, z, p, ap, half, exact_index,
+    )  # fmt: skip
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def _solve_cg(
     indptr,
@@ -962,6 +987,8 @@ def _solve_cg(
     steps,
     out,
     rows_buffer,
+    half_rows_buffer,
+    half_rows,
     row_scratch,
     half,
     exact_index,
@@ -971,16 +998,19 @@ def _solve_cg(
     Each row's factor rows are gathered once into the thread's contiguous
     buffer; the CG products then stream that buffer (cache-resident for most
     rows) instead of gathering scattered rows of ``other`` at every step, which
-    is what bounds a per-nonzero implementation by memory latency.
+    is what bounds a per-nonzero implementation by memory latency. With
+    ``half_rows`` the rows go to ``half_rows_buffer`` as float16 bits: the
+    same widened values, so the same bits, from half the bytes.
     """
     k = other.shape[1]
     dtype = other.dtype
     n_chunks = len(chunks) - 1
     failures = np.zeros(max(n_chunks, 1), dtype=np.int64)
-    capacity, padded = rows_buffer.shape[1], rows_buffer.shape[2]
+    padded = rows_buffer.shape[2]
     for chunk in prange(n_chunks):
         thread = get_thread_id()
         rows = rows_buffer[thread]
+        rows_in_half = half_rows_buffer[thread]
         weight = row_scratch[thread, 0]
         coef = row_scratch[thread, 1]
         # padded like the rows (kernels.simd): x's and p's padding is never written and
@@ -997,47 +1027,16 @@ def _solve_cg(
             row_reg = reg[row]
             for j in range(k):
                 x[j] = out[row, j]
-            _residual_and_jacobi(
-                indices,
-                values,
-                other,
-                weights,
-                diagonal,
-                row_reg,
-                start,
-                n,
-                rows,
-                weight,
-                coef,
-                x,
-                r,
-                inverse_diagonal,
-                half,
-                exact_index,
-            )
-            rs_old = _preconditioned_cg(
-                indices,
-                values,
-                other,
-                weights,
-                diagonal,
-                row_reg,
-                start,
-                n,
-                n <= capacity,
-                rows,
-                weight,
-                coef,
-                inverse_diagonal,
-                steps,
-                x,
-                r,
-                z,
-                p,
-                ap,
-                half,
-                exact_index,
-            )
+            if half_rows:
+                rs_old = _solve_row(
+                    indices, values, other, weights, diagonal, row_reg, start, n, rows_in_half,
+                    weight, coef, inverse_diagonal, steps, x, r, z, p, ap, half, exact_index,
+                )  # fmt: skip
+            else:
+                rs_old = _solve_row(
+                    indices, values, other, weights, diagonal, row_reg, start, n, rows, weight,
+                    coef, inverse_diagonal, steps, x, r, z, p, ap, half, exact_index,
+                )  # fmt: skip
             if not np.isfinite(rs_old):
                 failures[chunk] += 1
             for j in range(k):
