@@ -616,20 +616,23 @@ def solve_cg(
     return int(failures)
 
 
-HALF_GATHER_MIN_BYTES = 1 << 25  # fixed sides from 32 MiB of float32 factors up
+HALF_GATHER_MIN_BYTES = 1 << 23  # fixed sides from 8 MiB of float32 factors up
 
 
 def prefers_half_gathers(n_fixed: int, k: int, dtype: np.dtype) -> bool:
     """Whether CG gathers a fixed side of ``n_fixed`` rows from a float16 copy.
 
-    Gathering is bound by memory once the fixed side's factors outgrow the
-    last-level cache: at 25M interactions, k = 64, the item half-step gathers
-    41 MB of user factors at random and the copy took 40% of it. In float16
-    (21 MB, inside the 32 MiB L3 of the machine this was measured on) the
-    half-step took 0.40-0.44 s instead of 0.63-0.71, at a loss equal to six
-    digits after 3 iterations. A side that fits the cache gains nothing and
-    stays exact, as does one whose padded float16 rows would not be smaller
-    (k <= 8). float64 factors were asked for precision and are never rounded.
+    The gathers and the passes over the gathered rows are bound by memory
+    once the fixed side's factors outgrow the per-core caches; in float16
+    both move half the bytes (the passes widen each vector as they load it).
+    Measured at 25M interactions, k = 64, in one process, alternating: the
+    items' half-step (41 MB of user factors) 0.54 -> 0.35-0.42 s, the users'
+    (15 MB of item factors) 0.34 -> 0.25 s, a fit's iteration 0.68-0.73 ->
+    0.59-0.61 s, the loss after 3 iterations equal to seven digits. Sides of
+    2.5-4.5 MB (ml-latest-small's and Last.fm's items) gained 5-10% of a 7-11
+    ms iteration, not worth rounding: below 8 MiB the gathers stay exact, as
+    they do where padded float16 rows would not be smaller (k <= 8). float64
+    factors were asked for precision and are never rounded.
     """
     dtype = np.dtype(dtype)
     half_row_bytes = 2 * padded_width(k, 4)

@@ -90,7 +90,7 @@ class ALS(
         Exact solves, or ``cg_steps`` conjugate-gradient steps warm-started
         from the previous iterate (default: the preset's, see
         :meth:`resolved_solver`). With float32 factors, CG gathers a fixed
-        side of 32 MiB or more from a float16 copy (the shared Gram part and
+        side of 8 MiB or more from a float16 copy (the shared Gram part and
         all arithmetic stay float32; see ``kernels.solvers.prefers_half_gathers``).
     cg_steps : int
         CG steps per row per half-step.
