@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from alsrec._lazy import is_pandas, lazy_module
 from alsrec.data.validation import (
     describe_row,
+    holds_everywhere,
     id_column,
     ids_from_text,
     numeric_column,
@@ -128,7 +129,7 @@ class Interactions:
             csr = sp.csr_matrix(matrix, dtype=np.float32)
         if not csr.has_sorted_indices:
             csr = csr.sorted_indices()
-        if not np.isfinite(csr.data).all():  # checked in the dtype the values are kept in
+        if not holds_everywhere(csr.data, np.isfinite):  # in the dtype the values are kept in
             raise DataError(
                 "the interaction values hold NaN, inf, or magnitudes beyond the float32 range "
                 "(3.4e38) they are stored in (summed duplicates can overflow); rescale them."
@@ -387,12 +388,12 @@ class Interactions:
         """
         with np.errstate(over="ignore"):  # overflow becomes inf, refused below
             csr = sp.csr_matrix(matrix, dtype=np.float32)
-        canonical = csr.has_canonical_format and (csr.data != 0).all()
+        canonical = csr.has_canonical_format and holds_everywhere(csr.data, lambda part: part != 0)
         if not canonical:  # fix a private copy; a clean float32 CSR is shared, not copied
             csr = csr.copy()
             csr.sum_duplicates()
             csr.eliminate_zeros()
-        if not np.all(np.isfinite(csr.data)):
+        if not holds_everywhere(csr.data, np.isfinite):
             raise DataError(
                 "the sparse matrix holds NaN, inf, or values beyond the float32 range (3.4e38) "
                 "alsrec stores values in; fix them first."

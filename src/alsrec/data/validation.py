@@ -134,6 +134,19 @@ def _integer_column(series: pd.Series, column: str, source: str, from_file: bool
     return array.astype(np.int64)
 
 
+CHECK_CHUNK = 1 << 18  # elements per temporary of holds_everywhere
+
+
+def holds_everywhere(values: np.ndarray, test) -> bool:
+    """Whether ``test(part)`` is true for every element of the 1-D ``values``.
+
+    Checked a chunk at a time: a full-size boolean temporary (25 MB at 25M
+    interactions) raises glibc's allocation thresholds, after which freed
+    medium-sized arrays stay resident, and the peak memory of a fit grew by it.
+    """
+    return all(test(values[s : s + CHECK_CHUNK]).all() for s in range(0, len(values), CHECK_CHUNK))
+
+
 def finite_float32(values: np.ndarray, what: str) -> np.ndarray:
     """``values`` as float32, refusing NaN, inf and magnitudes beyond float32's range."""
     array = np.asarray(values)
