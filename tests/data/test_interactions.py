@@ -203,3 +203,21 @@ def test_latin1_file_read_as_utf8_names_the_fix(tmp_path):
     with pytest.raises(DataError, match="encoding='latin-1'"):
         Interactions.from_csv(path)
     assert Interactions.from_csv(path, encoding="latin-1").user_ids.tolist() == ["José"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_bad_value_past_the_first_check_chunk_is_refused_and_zeros_dropped(bad):
+    # values are checked a chunk at a time (no full-size temporary): the last chunk counts
+    from alsrec.data.validation import CHECK_CHUNK
+
+    n = 3 * CHECK_CHUNK + 5
+    rows, cols = np.divmod(np.arange(n), 1000)
+    values = np.ones(n, np.float32)
+    values[-1] = 0.0  # an explicit zero in the last chunk: dropped, on a private copy
+    matrix = sp.csr_matrix((values, (rows, cols)), shape=(rows[-1] + 1, 1000))
+    data = Interactions.from_scipy(matrix)
+    assert data.nnz == n - 1
+    assert matrix.nnz == n  # the caller's matrix is untouched
+    values[-1] = bad
+    with pytest.raises(DataError, match="NaN, inf"):
+        Interactions.from_scipy(sp.csr_matrix((values, (rows, cols)), shape=matrix.shape))
