@@ -17,7 +17,8 @@ call that loads the compiled kernels):
 
 Each phase's floating-point work and its compulsory memory traffic are
 counted from the shapes (a multiply-add is 2 flops; a factor row is read
-once per use from memory unless stated), so the table shows GFLOP/s and GB/s
+once per use from memory unless stated, in float16 where CG gathers from a
+float16 copy), so the table shows GFLOP/s and GB/s
 against the machine's matrix-multiply peak and a stream-copy bandwidth
 measured in the same run. Runs in one process; the data is generated (and
 cached) by ``benchmarks.workers`` first.
@@ -57,7 +58,14 @@ def phases(matrix, transposed, k: int, steps: int, repeats: int) -> list[dict]:
     """Time every phase of both half-steps; one dict per phase with seconds, flops, bytes."""
     from alsrec.kernels import dense, make_weights
     from alsrec.kernels.loss import objective
-    from alsrec.kernels.solvers import GRAM_BLOCK, balanced_chunks, gramian, solve_cg, times_small
+    from alsrec.kernels.solvers import (
+        GRAM_BLOCK,
+        balanced_chunks,
+        gramian,
+        prefers_half_gathers,
+        solve_cg,
+        times_small,
+    )
     from alsrec.kernels.weights import CONFIDENCE_SCALED, TARGET_ONE
 
     m, n = matrix.shape
@@ -135,7 +143,10 @@ def phases(matrix, transposed, k: int, steps: int, repeats: int) -> list[dict]:
             "cg rows",
             max(whole - others, 1e-9),
             2 * (steps + 1) * (rows * k + 2 * cells * k),
-            4 * cells * k + 8 * cells + 8 * rows * k,
+            # gathered factor rows in float16 where solve_cg gathers them so
+            (2 if prefers_half_gathers(fixed, k, other.dtype) else 4) * cells * k
+            + 8 * cells
+            + 8 * rows * k,
         )
     loss_seconds = timed(
         lambda: objective(
