@@ -4,9 +4,12 @@
     python -m benchmarks.bench_spark --nnz 1000000         # plus a synthetic matrix
     python -m benchmarks.bench_spark --blog                # the blog's model, distributed
     python -m benchmarks.bench_spark --routing blocks      # only one way of shipping factors
+    python -m benchmarks.bench_spark --solvers cg          # only the implicit preset's solver
 
-alsrec runs once per ``--routing``: broadcasting the fixed side's factors,
-and MLlib-style block routing (each block gets only the rows it touches).
+alsrec runs once per ``--routing`` and ``--solvers``: broadcasting the fixed
+side's factors, and MLlib-style block routing (each block gets only the rows
+it touches); exact (Cholesky) solves as MLlib's, and the implicit preset's
+default, 3 conjugate-gradient steps per row from the previous iterate.
 
 ``--blog``: the blog's zeros model (k = 20, lambda = 0.001, 20 iterations) on
 the blog's protocol (ml-latest-small, seed 0, 2 folds), fitted on one machine,
@@ -60,6 +63,7 @@ def run(
     iterations: int,
     blocks: int,
     routings: list[str],
+    solvers: list[str],
     repeats: int = 1,
 ) -> list[list[str]]:
     """Per-iteration seconds (median over ``repeats``), fit seconds and final loss."""
@@ -69,7 +73,7 @@ def run(
     timings: dict[str, list[tuple[float, float]]] = {}
     losses: dict[str, float] = {}
     for _ in range(repeats):  # alternating contenders, so a slow spell hits each alike
-        for routing in routings:
+        for routing, solver in [(r, s) for r in routings for s in solvers]:
             stamps: list[float] = []
 
             def stamp(iteration, elapsed, loss, stamps=stamps):
@@ -78,13 +82,13 @@ def run(
             # MLlib computes no loss while it trains; alsrec then computes it after the
             # last iteration only (the table's loss column is recomputed for both below)
             stamp.needs_loss = False
-            ours = spark_counterpart(peer, callback=stamp)
+            ours = spark_counterpart(peer, callback=stamp, solver=solver)
             ours.set_params(backend="spark")
             start = time.perf_counter()
             fit_spark(ours, data, spark, num_blocks=blocks, routing=routing)
             total = time.perf_counter() - start
             per_iteration = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-            name = f"alsrec on Spark, {routing}"
+            name = f"alsrec on Spark, {routing}" + (", CG" if solver == "cg" else "")
             timings.setdefault(name, []).append((per_iteration, total))
             losses[name] = _loss(ours, data)
         # MLlib reports no per-iteration times: (fit with N - fit with 1) / (N - 1)
@@ -158,6 +162,13 @@ def main() -> None:
         choices=["broadcast", "blocks"],
         help="how alsrec ships the fixed side's factors (each is a contender)",
     )
+    parser.add_argument(
+        "--solvers",
+        nargs="+",
+        default=["cholesky", "cg"],
+        choices=["cholesky", "cg"],
+        help="alsrec's per-row solver (each is a contender; MLlib solves exactly)",
+    )
     args = parser.parse_args()
     import alsrec.spark
     from alsrec import generate, load_movielens
@@ -173,12 +184,12 @@ def main() -> None:
         blog(spark, sets[0][1])
         return
     # warm-up: numba compiles in the Python workers once per session
-    run("warm-up", sets[0][1], spark, 4, 2, args.blocks, args.routing)
+    run("warm-up", sets[0][1], spark, 4, 2, args.blocks, args.routing, args.solvers)
     rows = []
     for label, data in sets:
         rows += run(
             label, data, spark, args.factors, args.iterations, args.blocks, args.routing,
-            args.repeats,
+            args.solvers, args.repeats,
         )  # fmt: skip
     headers = ["data", "contender", "s / iteration", "vs alsrec", "fit s", "loss"]
     if args.repeats > 1:

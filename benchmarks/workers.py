@@ -182,11 +182,10 @@ def default_fit(task: dict) -> dict:
         import alsrec
 
         import_seconds = time.perf_counter() - start
-        train_data = alsrec.Interactions.from_scipy(train)
 
-        def fit_once():
+        def fit_once():  # wrapping the CSR counts: implicit is handed the CSR itself
             model = alsrec.ALS("implicit", random_state=0, **task.get("overrides", {}))
-            model.fit(train_data)
+            model.fit(alsrec.Interactions.from_scipy(train))
             return model.user_factors_, model.item_factors_
     else:
         from implicit.cpu.als import AlternatingLeastSquares

@@ -325,6 +325,7 @@ def _half_rows_case(n, k, seed):
     width = padded_width(k, 4)
     singles = np.zeros((72, width), np.float32)
     singles[:n, :k] = rng.standard_normal((n, k)).astype(np.float16)
+    singles[n:] = np.nan  # rows past n must not be read
     bits = singles.astype(np.float16).view(np.uint16)
     v = np.zeros(width, np.float32)
     v[:k] = rng.standard_normal(k)
@@ -344,7 +345,7 @@ def _passes_of_both_buffers(n, k, seed):
     return results
 
 
-@pytest.mark.parametrize("k", [7, 64, 80])
+@pytest.mark.parametrize("k", [7, 64, 80, 100, 128])
 @pytest.mark.parametrize("n", [1, 7, 8, 9, 33, 70])
 def test_cg_row_passes_over_float16_bits_give_the_bits_of_the_widened_rows(n, k):
     # long rows keep their gathered rows as float16 bits: the passes must add the very
@@ -364,7 +365,12 @@ def test_cg_row_passes_over_float16_bits_are_the_same_on_a_cpu_without_f16c(tmp_
         "from test_solvers import _passes_of_both_buffers\n"
         "np.save(sys.argv[2], np.array([_passes_of_both_buffers(33, 80, 5)]))\n"
     )
-    environment = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(tmp_path)}
+    environment = {
+        **os.environ,
+        "NUMBA_CPU_NAME": "generic",
+        "NUMBA_CPU_FEATURES": "",
+        "NUMBA_CACHE_DIR": str(tmp_path),
+    }
     target = tmp_path / "generic.npy"
     subprocess.run(
         [sys.executable, str(script), str(Path(__file__).parent), str(target)],
@@ -375,6 +381,20 @@ def test_cg_row_passes_over_float16_bits_are_the_same_on_a_cpu_without_f16c(tmp_
     generic = np.load(target)[0]
     np.testing.assert_array_equal(generic[0], generic[1])  # the two buffers, generic build
     np.testing.assert_array_equal(generic, np.array(_passes_of_both_buffers(33, 80, 5)))
+
+
+def test_float16_rows_are_widened_by_f16c_where_the_cpu_has_it():
+    # the integer widening is exact too, so only the instructions tell whether the fast
+    # path is taken (it reads numba's target features)
+    from llvmlite import binding
+
+    if os.environ.get("NUMBA_CPU_NAME") or not binding.get_host_cpu_features().get("f16c"):
+        pytest.skip("the code is not compiled for a CPU with F16C")
+    _passes_of_both_buffers(9, 64, 0)
+    listings = _padded_passes.inspect_asm()
+    half = [asm for signature, asm in listings.items() if "uint16" in str(signature[0])]
+    assert half
+    assert all("vcvtph2ps" in asm for asm in half)
 
 
 @pytest.mark.parametrize("setting", SETTINGS)

@@ -18,7 +18,8 @@ autovectoriser does poorly.
 The two passes also read rows kept as float16 bits (uint16), widening each
 vector as it is loaded (F16C's one instruction where the target has it,
 else the integer widening): the same sums of the same values as over the
-widened rows, from half the bytes, for rows whose buffer outgrows L2.
+widened rows, from half the bytes. A uint16 row then holds as many elements
+as ``v`` (a multiple of the float vector's lanes), not 64 bytes' worth.
 
 The passes work on *padded* arrays: every row of ``rows``, and ``v``, ``out``
 and ``diag``, have a length that is a multiple of the vector width (64 bytes:
@@ -294,7 +295,8 @@ def padded_product(typingctx, rows, count, weight, v, out):
 
     ``rows``, ``v`` and ``out`` are padded (see the module docstring);
     ``weight`` has at least ``count`` entries. ``rows`` may hold float16 bits
-    (uint16) for float32 vectors: the same sums of the same widened values.
+    (uint16), as many per row as ``v`` has elements, for float32 or float64
+    vectors: the same sums of the same widened values.
     """
     _check_types("padded_product", rows, (weight, v, out), half_rows=True)
     return types.void(rows, count, weight, v, out), _row_pass(residual=False)

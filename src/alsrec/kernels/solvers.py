@@ -629,10 +629,10 @@ def prefers_half_gathers(n_fixed: int, k: int, dtype: np.dtype) -> bool:
     items' half-step (41 MB of user factors) 0.54 -> 0.35-0.42 s, the users'
     (15 MB of item factors) 0.34 -> 0.25 s, a fit's iteration 0.68-0.73 ->
     0.59-0.61 s, the loss after 3 iterations equal to seven digits. Sides of
-    2.5-4.5 MB (ml-latest-small's and Last.fm's items) gained 5-10% of a 7-11
-    ms iteration, not worth rounding: below 8 MiB the gathers stay exact, as
-    they do where padded float16 rows would not be smaller (k <= 8). float64
-    factors were asked for precision and are never rounded.
+    2.5-4.5 MB (ml-latest-small's and Last.fm's items at k = 64) gained 5-10%
+    of a 7-11 ms iteration, not worth rounding: below 8 MiB the gathers stay
+    exact, as they do where padded float16 rows would not be smaller (k <= 8).
+    float64 factors were asked for precision and are never rounded.
     """
     dtype = np.dtype(dtype)
     half_row_bytes = 2 * padded_width(k, 4)
@@ -777,7 +777,7 @@ def _gather_rows(
             exact = exact_index[col] if len(exact_index) else -1
             if exact < 0:
                 half_row_to(half, col, rows, t)
-        if exact >= 0:
+        if exact >= 0:  # never with uint16 rows: solve_cg uses them only without exact rows
             for j in range(k):
                 rows[t, j] = other[exact, j]
 
