@@ -1030,6 +1030,7 @@ def _solve_cg(
             row_reg = reg[row]
             for j in range(k):
                 x[j] = out[row, j]
+            # two calls: numba cannot hold a uint16 and a float buffer in one variable
             if half_rows:
                 rs_old = _solve_row(
                     indices, values, other, weights, diagonal, row_reg, start, n, rows_in_half,
